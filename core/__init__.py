@@ -1,0 +1,1 @@
+"""TokenTrail's shared kernel: settings, database, models, pricing and queries."""

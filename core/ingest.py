@@ -1,0 +1,253 @@
+"""The write path: normalised spans in, one transaction that also keeps summaries in step.
+
+Spans are inserted with conflict-skip on (project, trace_id, span_id); the trace summaries and
+the hourly rollups are then updated from the rows that were *actually* inserted, in the same
+transaction, so a re-sent batch changes nothing at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, literal_column
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from core.models import CostSource, Span, SpanKind, SpanStatus, Trace, UsageHourly
+from core.timeutil import floor_hour
+
+#: Kinds whose usage counts towards trace totals and rollups (agent/chain spans that repeat
+#: their children's usage would otherwise be counted twice).
+USAGE_KINDS = frozenset({SpanKind.LLM.value, SpanKind.EMBEDDING.value})
+
+
+@dataclass(slots=True)
+class SpanRecord:
+    """A span normalised into the storage model, ready to insert (one field per column)."""
+
+    trace_id: str
+    span_id: str
+    name: str
+    start_time: datetime
+    end_time: datetime
+    parent_span_id: str | None = None
+    kind: str = SpanKind.OTHER.value
+    status: str = SpanStatus.UNSET.value
+    error_type: str | None = None
+    error_message: str | None = None
+    provider: str | None = None
+    request_model: str | None = None
+    response_model: str | None = None
+    operation: str | None = None
+    finish_reasons: list[str] | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    total_tokens: int | None = None
+    usage_source: str | None = None
+    cost: Decimal | None = None
+    cost_source: str = CostSource.UNKNOWN.value
+    price_ref: str | None = None
+    input: Any = None
+    output: Any = None
+    input_text: str | None = None
+    output_text: str | None = None
+    documents: Any = None
+    session_id: str | None = None
+    user_id: str | None = None
+    tags: list[str] = field(default_factory=list)
+    team: str | None = None
+    feature: str | None = None
+    customer: str | None = None
+    environment: str | None = None
+    service: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    resource: dict[str, Any] = field(default_factory=dict)
+    events: list[Any] = field(default_factory=list)
+    dropped_counts: dict[str, Any] | None = None
+
+    @property
+    def duration_ms(self) -> float:
+        return (self.end_time - self.start_time).total_seconds() * 1000.0
+
+    @property
+    def model(self) -> str | None:
+        return self.response_model or self.request_model
+
+    @property
+    def counts_usage(self) -> bool:
+        return self.kind in USAGE_KINDS
+
+    @property
+    def is_error(self) -> bool:
+        return self.status == SpanStatus.ERROR.value
+
+    def as_row(self, project_id: int) -> dict[str, Any]:
+        row = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        row["project_id"] = project_id
+        row["duration_ms"] = self.duration_ms
+        return row
+
+
+def store_spans(session: Session, project_id: int, records: Sequence[SpanRecord]) -> int:
+    """Insert ``records`` once; update summaries from the new rows; return how many were new."""
+    unique = {(r.trace_id, r.span_id): r for r in records}
+    if not unique:
+        return 0
+    ordered = sorted(unique.values(), key=lambda r: (r.trace_id, r.span_id))
+    stmt = (
+        pg_insert(Span)
+        .on_conflict_do_nothing(index_elements=["project_id", "trace_id", "span_id"])
+        .returning(Span.trace_id, Span.span_id)
+    )
+    inserted = {
+        (row.trace_id, row.span_id)
+        for row in session.execute(stmt, [r.as_row(project_id) for r in ordered])
+    }
+    new = [r for r in ordered if (r.trace_id, r.span_id) in inserted]
+    update_traces(session, project_id, new)
+    update_rollups(session, project_id, new)
+    return len(new)
+
+
+def _add(total: int | None, value: int | None) -> int:
+    return (total or 0) + (value or 0)
+
+
+def _trace_rows(project_id: int, spans: Iterable[SpanRecord]) -> list[dict[str, Any]]:
+    traces: dict[str, dict[str, Any]] = {}
+    for s in spans:
+        t = traces.get(s.trace_id)
+        if t is None:
+            t = traces[s.trace_id] = {
+                "project_id": project_id, "trace_id": s.trace_id, "root_span_id": None,
+                "name": None, "start_time": s.start_time, "end_time": s.end_time,
+                "span_count": 0, "llm_calls": 0, "input_tokens": 0, "output_tokens": 0,
+                "total_tokens": 0, "cost": Decimal(0), "unpriced_calls": 0, "error_count": 0,
+                "models": set(), "service": None, "environment": None, "user_id": None,
+                "session_id": None, "tags": set(),
+            }  # fmt: skip
+        t["start_time"] = min(t["start_time"], s.start_time)
+        t["end_time"] = max(t["end_time"], s.end_time)
+        t["span_count"] += 1
+        t["error_count"] += int(s.is_error)
+        t["tags"].update(s.tags)
+        if s.parent_span_id is None:
+            t["root_span_id"], t["name"] = s.span_id, s.name
+        for key in ("service", "environment", "user_id", "session_id"):
+            if s.parent_span_id is None or t[key] is None:
+                t[key] = getattr(s, key) or t[key]
+        if s.counts_usage:
+            t["llm_calls"] += 1
+            t["input_tokens"] = _add(t["input_tokens"], s.input_tokens)
+            t["output_tokens"] = _add(t["output_tokens"], s.output_tokens)
+            t["total_tokens"] = _add(t["total_tokens"], s.total_tokens)
+            if s.model:
+                t["models"].add(s.model)
+            if s.cost is None:
+                t["unpriced_calls"] += 1
+            else:
+                t["cost"] += s.cost
+    for t in traces.values():
+        t["models"], t["tags"] = sorted(t["models"]), sorted(t["tags"])
+    return [traces[k] for k in sorted(traces)]
+
+
+def _array_union(column: str) -> Any:
+    return literal_column(
+        f"ARRAY(SELECT DISTINCT x FROM unnest(traces.{column} || excluded.{column}) AS x ORDER BY x)"
+    )
+
+
+def update_traces(session: Session, project_id: int, spans: Sequence[SpanRecord]) -> None:
+    """Fold newly inserted spans into their trace summaries (commutative, so order-free)."""
+    rows = _trace_rows(project_id, spans)
+    if not rows:
+        return
+    stmt = pg_insert(Trace)
+    ex, cur = stmt.excluded, Trace.__table__.c
+    summed = ("span_count", "llm_calls", "input_tokens", "output_tokens", "total_tokens",
+              "cost", "unpriced_calls", "error_count")  # fmt: skip
+    # The root span's name and attribution win over whatever its children brought first.
+    root_wins = {
+        key: func.coalesce(
+            literal_column(f"CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.{key} END"),
+            cur[key],
+            ex[key],
+        )
+        for key in ("name", "service", "environment", "user_id", "session_id")
+    }
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["project_id", "trace_id"],
+        set_={
+            "start_time": func.least(cur.start_time, ex.start_time),
+            "end_time": func.greatest(cur.end_time, ex.end_time),
+            **{key: cur[key] + ex[key] for key in summed},
+            "root_span_id": func.coalesce(ex.root_span_id, cur.root_span_id),
+            **root_wins,
+            "models": _array_union("models"),
+            "tags": _array_union("tags"),
+        },
+    )
+    session.execute(stmt, rows)
+
+
+ROLLUP_DIMENSIONS = ("provider", "model", "team", "feature", "customer", "user_id",
+                     "environment", "service")  # fmt: skip
+ROLLUP_MEASURES = ("calls", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
+                   "cache_write_tokens", "reasoning_tokens", "cost", "unpriced_calls",
+                   "latency_ms_sum")  # fmt: skip
+
+
+def rollup_key(span: SpanRecord) -> tuple[Any, ...]:
+    """The hourly rollup cell a span belongs to; missing dimensions are ''."""
+    dims = (span.provider, span.model, span.team, span.feature, span.customer, span.user_id,
+            span.environment, span.service)  # fmt: skip
+    return (floor_hour(span.start_time), *(d or "" for d in dims))
+
+
+def rollup_rows(project_id: int, spans: Iterable[SpanRecord]) -> list[dict[str, Any]]:
+    """Aggregate LLM/embedding spans into hourly rollup rows (pure; used by recompute checks)."""
+    cells: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for s in spans:
+        if not s.counts_usage:
+            continue
+        key = rollup_key(s)
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = {"project_id": project_id, "hour": key[0],
+                                 **dict(zip(ROLLUP_DIMENSIONS, key[1:], strict=True)),
+                                 **{m: 0 for m in ROLLUP_MEASURES}}  # fmt: skip
+            cell["cost"], cell["latency_ms_sum"] = Decimal(0), 0.0
+        cell["calls"] += 1
+        cell["errors"] += int(s.is_error)
+        for bucket in ("input_tokens", "output_tokens", "cache_read_tokens",
+                       "cache_write_tokens", "reasoning_tokens"):  # fmt: skip
+            cell[bucket] += getattr(s, bucket) or 0
+        if s.cost is None:
+            cell["unpriced_calls"] += 1
+        else:
+            cell["cost"] += s.cost
+        cell["latency_ms_sum"] += s.duration_ms
+    return [cells[k] for k in sorted(cells)]
+
+
+def update_rollups(session: Session, project_id: int, spans: Sequence[SpanRecord]) -> None:
+    """Add newly inserted spans to the hourly rollups (cells locked in a fixed order)."""
+    rows = rollup_rows(project_id, spans)
+    if not rows:
+        return
+    stmt = pg_insert(UsageHourly)
+    cur, ex = UsageHourly.__table__.c, stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["project_id", "hour", *ROLLUP_DIMENSIONS],
+        set_={m: cur[m] + ex[m] for m in ROLLUP_MEASURES},
+    )
+    session.execute(stmt, rows)

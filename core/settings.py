@@ -1,0 +1,52 @@
+"""Server settings, read from ``TOKENTRAIL_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Used only when no pepper is configured (laptop mode); servers must set their own.
+DEV_KEY_PEPPER = "tokentrail-development-pepper"  # noqa: S105 - documented insecure default
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory that holds the embedded database by default."""
+    return platformdirs.user_data_path("tokentrail", appauthor=False)
+
+
+class Settings(BaseSettings):
+    """Everything the server reads from its environment.
+
+    ``database_url`` unset means "use the embedded PostgreSQL in ``data_dir``"; the CLI resolves
+    that into a real URL before any service starts.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TOKENTRAIL_", extra="ignore")
+
+    database_url: str | None = None
+    broker_url: str | None = None
+    data_dir: Path = Field(default_factory=default_data_dir)
+    key_pepper: SecretStr = SecretStr(DEV_KEY_PEPPER)
+
+    db_pool_size: int = 10
+    db_pool_timeout_s: float = 1.5
+    db_statement_timeout_ms: int = 10_000
+
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_decompressed_bytes: int = 64 * 1024 * 1024
+    max_in_flight: int = 64
+    retry_after_s: int = 2
+    key_cache_ttl_s: float = 5.0
+
+    score_batch_size: int = 200
+    score_interval_s: float = 2.0
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
