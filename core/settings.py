@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     retry_after_s: int = 2
     key_cache_ttl_s: float = 5.0
 
+    celery_queue: str = "tokentrail"
     score_batch_size: int = 200
     score_interval_s: float = 2.0
 

@@ -1,0 +1,38 @@
+# The two commands that matter: `make up` runs TokenTrail with demo data, `make test` checks it.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_WORKERS ?= 2
+
+.PHONY: up install lint test test-fast bench clean
+
+$(STAMP): pyproject.toml sdk/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e "./sdk[test]" -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+up: install
+	$(BIN)/tokentrail up --demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider -q
+
+test-fast: install
+	$(BIN)/pytest -x -q
+
+bench: install
+	$(BIN)/python bench/sdk_overhead.py
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts

@@ -1,0 +1,1 @@
+"""The ``tokentrail`` command: runs the platform and administers projects and keys."""

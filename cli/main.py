@@ -1,0 +1,204 @@
+"""Command-line entry point: ``tokentrail up|migrate|projects|keys|demo``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from core import keys as keys_api
+from core.db import make_engine, make_session_factory
+from core.errors import TokenTrailError
+from core.migrate import upgrade
+from core.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def data_dir_option(func: F) -> F:
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="TOKENTRAIL_DATA_DIR",
+        default=None,
+        help="Where the embedded PostgreSQL keeps its data (default: the user data directory).",
+    )(func)
+
+
+def load_settings(data_dir: Path | None) -> Settings:
+    settings = Settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir.expanduser().resolve()})
+    return settings
+
+
+def with_session(data_dir: Path | None, action: Callable[[Any, Settings], Any]) -> Any:
+    """Run ``action(session, settings)`` in one transaction against the migrated database."""
+    from cli.database import database
+
+    settings = load_settings(data_dir)
+    with database(settings) as url:
+        upgrade(url)
+        engine = make_engine(settings.model_copy(update={"database_url": url}), pool_size=1)
+        try:
+            with make_session_factory(engine).begin() as session:
+                return action(session, settings)
+        finally:
+            engine.dispose()
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def cli(verbose: bool) -> None:
+    """TokenTrail: LLM observability on PostgreSQL."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@cli.command()
+@data_dir_option
+def migrate(data_dir: Path | None) -> None:
+    """Create or upgrade the schema."""
+    from cli.database import database
+
+    with database(load_settings(data_dir)) as url:
+        upgrade(url)
+    click.echo("database is up to date")
+
+
+@cli.group()
+def projects() -> None:
+    """Create and list projects."""
+
+
+@projects.command("create")
+@click.argument("name")
+@data_dir_option
+def projects_create(name: str, data_dir: Path | None) -> None:
+    """Create a project called NAME."""
+    project_id = with_session(data_dir, lambda s, _: keys_api.create_project(s, name).id)
+    click.echo(f"created project {name!r} (id {project_id})")
+
+
+@projects.command("list")
+@data_dir_option
+def projects_list(data_dir: Path | None) -> None:
+    """List projects."""
+    rows = with_session(
+        data_dir, lambda s, _: [(p.id, p.name, p.created_at) for p in keys_api.list_projects(s)]
+    )
+    for project_id, name, created in rows:
+        click.echo(f"{project_id}\t{name}\t{created:%Y-%m-%d %H:%M}")
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """Create, list and revoke API keys."""
+
+
+@keys_group.command("create")
+@click.option("--project", "project_name", default=keys_api.DEFAULT_PROJECT, show_default=True)
+@click.option(
+    "--scope", "scopes", multiple=True, type=click.Choice(sorted(keys_api.SCOPES)),
+    default=("ingest", "read"), show_default=True,
+)  # fmt: skip
+@click.option("--name", default="", help="A label to recognise the key by.")
+@data_dir_option
+def keys_create(
+    project_name: str, scopes: tuple[str, ...], name: str, data_dir: Path | None
+) -> None:
+    """Create a key; the secret is printed once, alone on the last line."""
+
+    def action(session: Any, settings: Settings) -> keys_api.NewKey:
+        project = keys_api.get_project(session, project_name)
+        return keys_api.create_key(
+            session, project, scopes, settings.key_pepper.get_secret_value(), name
+        )
+
+    new = with_session(data_dir, action)
+    click.echo(f"created key {new.id} for project {project_name!r} with scopes {','.join(new.scopes)}")
+    click.echo("store it now; it is not shown again:")
+    click.echo(new.secret)
+
+
+@keys_group.command("list")
+@click.option("--project", "project_name", default=keys_api.DEFAULT_PROJECT, show_default=True)
+@data_dir_option
+def keys_list(project_name: str, data_dir: Path | None) -> None:
+    """List a project's keys (never their secrets)."""
+
+    def action(session: Any, _: Settings) -> list[tuple[Any, ...]]:
+        project = keys_api.get_project(session, project_name)
+        return [
+            (k.id, k.prefix + "…", ",".join(k.scopes), k.name,
+             "revoked" if k.revoked_at else "active")
+            for k in keys_api.list_keys(session, project)
+        ]  # fmt: skip
+
+    for row in with_session(data_dir, action):
+        click.echo("\t".join(str(v) for v in row))
+
+
+@keys_group.command("revoke")
+@click.argument("key_id", type=int)
+@click.option("--project", "project_name", default=keys_api.DEFAULT_PROJECT, show_default=True)
+@data_dir_option
+def keys_revoke(key_id: int, project_name: str, data_dir: Path | None) -> None:
+    """Revoke key KEY_ID; collectors stop accepting it within seconds."""
+    with_session(
+        data_dir,
+        lambda s, _: keys_api.revoke_key(s, keys_api.get_project(s, project_name), key_id),
+    )
+    click.echo(f"revoked key {key_id}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=4318, show_default=True, help="Collector (OTLP/HTTP) port.")
+@click.option("--dashboard-port", default=8501, show_default=True)
+@click.option("--demo", is_flag=True, help="Load 30 days of demo traffic once started.")
+@data_dir_option
+def up(host: str, port: int, dashboard_port: int, demo: bool, data_dir: Path | None) -> None:
+    """Run the collector, a worker with beat and the dashboard."""
+    from cli.run import run_platform
+    from cli.up import Ports
+
+    sys.exit(run_platform(load_settings(data_dir), Ports(host, port, dashboard_port), demo))
+
+
+@cli.command("demo")
+@click.option("--endpoint", default="http://127.0.0.1:4318", show_default=True)
+@click.option("--api-key", envvar="TOKENTRAIL_API_KEY", default=None)
+@click.option("--days", default=30, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@data_dir_option
+def demo_command(
+    endpoint: str, api_key: str | None, days: int, seed: int, data_dir: Path | None
+) -> None:
+    """Send realistic demo traffic through the SDK to a running collector."""
+    from cli.demo import run_demo
+
+    if api_key is None:
+        api_key = with_session(data_dir, _demo_key)
+    sent = run_demo(endpoint, api_key, days=days, seed=seed)
+    click.echo(f"sent {sent} demo traces to {endpoint}")
+
+
+def _demo_key(session: Any, settings: Settings) -> str:
+    project, _ = keys_api.ensure_project(session)
+    pepper = settings.key_pepper.get_secret_value()
+    return keys_api.create_key(session, project, ("ingest",), pepper, "demo").secret
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except TokenTrailError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)

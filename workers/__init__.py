@@ -1,0 +1,1 @@
+"""Background work: scoring, and later drift, rollups, budgets and alerts."""
