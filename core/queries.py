@@ -24,13 +24,12 @@ from core.errors import InvalidInputError
 from core.models import Score, Span, Trace, UsageHourly
 
 T = TypeVar("T")
-V = TypeVar("V")
 
 SORT_KEYS = ("time", "duration", "cost", "tokens")
 MAX_PAGE_SIZE = 500
 #: Distinct values offered per filter field; the long tail is still reachable by typing it.
 MAX_FACET_VALUES = 200
-_USAGE_KINDS = frozenset({"llm", "embedding"})
+_USAGE_KINDS = frozenset({"llm", "embedding"})  # the kinds core.ingest counts usage for
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +148,7 @@ class DailySpend:
 
 @dataclass(frozen=True, slots=True)
 class Overview:
-    """Totals for ``[start, end)``: calls, tokens and money from rollups, latency from traces.
-
-    ``calls``/``errors`` count LLM and embedding calls; ``traces``/``error_traces`` whole traces.
-    """
+    """Totals for ``[start, end)``: LLM/embedding calls and money from rollups, traces' latency."""
 
     start: datetime
     end: datetime
@@ -195,18 +191,17 @@ def _fields(view: type[Any]) -> tuple[dataclasses.Field[Any], ...]:
     return dataclasses.fields(view)
 
 
-def _copy(view: type[V], row: object) -> V:
+def _copy(view: type[T], row: object) -> T:
     """A view dataclass filled from the same-named attributes of an ORM row."""
     return view(**{f.name: getattr(row, f.name) for f in _fields(view)})
 
 
 def _sort_column(sort: str) -> Any:
-    if sort not in SORT_KEYS:
+    columns = {"time": Trace.start_time, "duration": Trace.end_time - Trace.start_time,
+               "cost": Trace.cost, "tokens": Trace.total_tokens}  # fmt: skip
+    if sort not in columns:
         raise InvalidInputError(f"sort must be one of {list(SORT_KEYS)}, got {sort!r}")
-    duration = Trace.end_time - Trace.start_time
-    return {"time": Trace.start_time, "duration": duration, "cost": Trace.cost}.get(
-        sort, Trace.total_tokens
-    )
+    return columns[sort]
 
 
 #: How each sort key's value travels in a cursor: (to JSON, from JSON).
@@ -297,13 +292,10 @@ def list_traces(
 ) -> Page[TraceSummary]:
     """One page of a project's traces, largest sort key first (newest first by default).
 
-    Args:
-        start, end: traces that *started* in ``[start, end)``.
-        model, tag: traces whose models / tags include the value.
-        search: case-insensitive substring of the trace name or any span's input/output text.
-        sort: ``time``, ``duration``, ``cost`` or ``tokens``; ties are broken by trace id.
-        limit: page size, 1 to ``MAX_PAGE_SIZE``.
-        cursor: ``next_cursor`` of the previous page, produced with the same sort.
+    ``start``/``end`` select traces that *started* in ``[start, end)``; ``model``/``tag`` match
+    any of the trace's models/tags; ``search`` is a case-insensitive substring of the trace name
+    or of any span's input/output text. ``sort`` is one of ``SORT_KEYS`` (ties broken by trace
+    id); ``cursor`` is the ``next_cursor`` of the previous page with the same sort.
 
     Raises:
         InvalidInputError: unknown sort, bad limit or a cursor that is not ours.
@@ -333,12 +325,8 @@ def trace_facets(
 ) -> dict[str, list[str]]:
     """Distinct ``name``, ``service``, ``environment`` and ``model`` values in ``[start, end)``."""
     where = trace_conditions(project_id, TraceFilter(start=start, end=end))
-    columns = {
-        "name": Trace.name,
-        "service": Trace.service,
-        "environment": Trace.environment,
-        "model": func.unnest(Trace.models),
-    }
+    columns = {"name": Trace.name, "service": Trace.service, "environment": Trace.environment,
+               "model": func.unnest(Trace.models)}  # fmt: skip
     facets: dict[str, list[str]] = {}
     for facet, column in columns.items():
         inner = select(column.label("v")).where(*where).subquery()
@@ -354,14 +342,10 @@ def get_trace(session: Session, project_id: int, trace_id: str) -> TraceDetail |
         return None
     spans = select(Span).where(Span.project_id == project_id, Span.trace_id == trace_id)
     scores = select(Score).where(Score.project_id == project_id, Score.trace_id == trace_id)
-    return TraceDetail(
-        TraceSummary.from_row(row),
-        [
-            _copy(SpanView, s)
-            for s in session.scalars(spans.order_by(Span.start_time, Span.span_id))
-        ],
-        [_copy(ScoreView, s) for s in session.scalars(scores.order_by(Score.created_at, Score.id))],
-    )
+    span_rows = session.scalars(spans.order_by(Span.start_time, Span.span_id))
+    score_rows = session.scalars(scores.order_by(Score.created_at, Score.id))
+    return TraceDetail(TraceSummary.from_row(row), [_copy(SpanView, s) for s in span_rows],
+                       [_copy(ScoreView, s) for s in score_rows])  # fmt: skip
 
 
 def _daily_spend(
@@ -401,13 +385,12 @@ def overview(session: Session, project_id: int, start: datetime, end: datetime) 
     """
     u = UsageHourly
     measures = (u.calls, u.errors, u.input_tokens, u.output_tokens, u.cost, u.unpriced_calls)
-    totals = session.execute(
-        select(*(func.coalesce(func.sum(m), 0) for m in measures)).where(
-            u.project_id == project_id, u.hour >= start, u.hour < end
-        )
-    ).one()
-    calls, errors, input_tokens, output_tokens, cost, unpriced = tuple(totals)
+    sums = select(*(func.coalesce(func.sum(m), 0) for m in measures)).where(
+        u.project_id == project_id, u.hour >= start, u.hour < end
+    )
+    calls, errors, input_tokens, output_tokens, cost, unpriced = tuple(session.execute(sums).one())
     traces, error_traces, p50_ms, p95_ms = _trace_stats(session, project_id, start, end)
     daily = _daily_spend(session, project_id, start, end)
-    return Overview(start, end, traces, error_traces, int(calls), int(errors), int(input_tokens),
-                    int(output_tokens), Decimal(cost), int(unpriced), p50_ms, p95_ms, daily)  # fmt: skip
+    return Overview(start, end, traces, error_traces, int(calls), int(errors),
+                    int(input_tokens), int(output_tokens), Decimal(cost), int(unpriced),
+                    p50_ms, p95_ms, daily)  # fmt: skip
