@@ -1,0 +1,1 @@
+"""The OTLP collector: decode, bound, normalise, price and store spans; answer after commit."""

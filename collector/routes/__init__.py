@@ -1,0 +1,1 @@
+"""HTTP routes of the collector: thin translations between requests and plain functions."""
