@@ -12,7 +12,7 @@ from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
-from google.rpc import status_pb2
+from google.rpc import status_pb2  # type: ignore[import-untyped]
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -93,7 +93,9 @@ def decode_request(body: bytes, encoding: Encoding) -> ExportTraceServiceRequest
         try:
             request.ParseFromString(body)
         except (DecodeError, RecursionError, ValueError) as exc:
-            raise InvalidInputError(f"body is not a valid protobuf ExportTraceServiceRequest: {exc}") from exc
+            raise InvalidInputError(
+                f"body is not a valid protobuf ExportTraceServiceRequest: {exc}"
+            ) from exc
         return request
     try:
         document = json.loads(body.decode("utf-8", "replace"))
@@ -105,7 +107,9 @@ def decode_request(body: bytes, encoding: Encoding) -> ExportTraceServiceRequest
         _hex_ids_to_base64(document)
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
     except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError) as exc:
-        raise InvalidInputError(f"body is not a valid OTLP/JSON ExportTraceServiceRequest: {exc}") from exc
+        raise InvalidInputError(
+            f"body is not a valid OTLP/JSON ExportTraceServiceRequest: {exc}"
+        ) from exc
     return request
 
 
@@ -162,5 +166,5 @@ def encode_status(encoding: Encoding, code: int, message: str) -> bytes:
     """A ``google.rpc.Status`` failure body in the request's encoding."""
     status = status_pb2.Status(code=code, message=message)
     if encoding is Encoding.PROTOBUF:
-        return status.SerializeToString()
+        return bytes(status.SerializeToString())
     return json.dumps(json_format.MessageToDict(status)).encode("utf-8")

@@ -51,7 +51,10 @@ def from_any_value(value: AnyValue, depth: int = 0) -> Any:
     if kind == "array_value":
         return [from_any_value(item, depth + 1) for item in value.array_value.values]
     if kind == "kvlist_value":
-        return {clean_text(kv.key): from_any_value(kv.value, depth + 1) for kv in value.kvlist_value.values}
+        return {
+            clean_text(kv.key): from_any_value(kv.value, depth + 1)
+            for kv in value.kvlist_value.values
+        }
     if kind == "bytes_value":
         return clean_text(base64.b64encode(value.bytes_value).decode("ascii"))
     return None  # unset, or a profiles-only string index

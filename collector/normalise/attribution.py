@@ -22,6 +22,8 @@ TAG_KEYS = ("tag.tags", "langfuse.trace.tags", "langfuse.tags", "logfire.tags",
 ENVIRONMENT_KEYS = ("tokentrail.environment", "langfuse.environment",
                     "deployment.environment.name", "deployment.environment",
                     "gen_ai.environment")  # fmt: skip
+TOP_K_KEYS = ("gen_ai.request.top_k", "gen_ai.retrieval.top_k", "db.vector.query.top_k",
+              "reranker.top_k")  # fmt: skip
 _PARAMETER_PREFIX = "gen_ai.request."
 _NOT_PARAMETERS = frozenset({"gen_ai.request.model"})
 _LEGACY_PARAMETERS = {"llm.is_streaming": "stream", "llm.frequency_penalty": "frequency_penalty",
@@ -105,7 +107,11 @@ def tools_of(attrs: Attrs) -> list[Any] | None:
     declared = attrs.decoded("gen_ai.tool.definitions")
     if isinstance(declared, list) and declared:
         return declared
-    schemas = [i.get("tool", {}).get("json_schema") for i in attrs.indexed("llm.tools") if isinstance(i, dict)]
+    schemas = [
+        i.get("tool", {}).get("json_schema")
+        for i in attrs.indexed("llm.tools")
+        if isinstance(i, dict)
+    ]
     schemas = [decode_json(s) for s in schemas if s is not None]
     if schemas:
         return schemas
@@ -117,8 +123,10 @@ def details_of(attrs: Attrs) -> dict[str, Any]:
     """Normalised fields without a column; stored under one reserved attribute key."""
     prompt_name = attrs.text("gen_ai.prompt.name", "langfuse.observation.prompt.name",
                              "traceloop.prompt.key", "prompt.id")  # fmt: skip
-    prompt_version = attrs.text("gen_ai.prompt.version", "langfuse.observation.prompt.version",
-                                "traceloop.prompt.version", "llm.prompt_template.version")  # fmt: skip
+    prompt_version = attrs.text(
+        "gen_ai.prompt.version", "langfuse.observation.prompt.version",
+        "traceloop.prompt.version", "llm.prompt_template.version",
+    )  # fmt: skip
     details = {
         "metadata": metadata_of(attrs) or None,
         "model_parameters": model_parameters_of(attrs) or None,
@@ -127,11 +135,12 @@ def details_of(attrs: Attrs) -> dict[str, Any]:
         "conversation_id": attrs.text("gen_ai.conversation.id"),
         "streaming": attrs.flag("gen_ai.request.stream", "llm.is_streaming", "gen_ai.is_streaming"),
         "ttft_s": as_number(attrs.get("gen_ai.response.time_to_first_chunk")),
-        "trace_name": attrs.text("langfuse.trace.name", "gen_ai.workflow.name", "traceloop.workflow.name"),
+        "trace_name": attrs.text(
+            "langfuse.trace.name", "gen_ai.workflow.name", "traceloop.workflow.name"
+        ),
         "agent_name": attrs.text("gen_ai.agent.name", "agent.name"),
         "data_source": attrs.text("gen_ai.data_source.id"),
-        "top_k": as_count(attrs.number("gen_ai.request.top_k", "gen_ai.retrieval.top_k",
-                                       "db.vector.query.top_k", "reranker.top_k")),  # fmt: skip
+        "top_k": as_count(attrs.number(*TOP_K_KEYS)),
         "prompt": {"name": prompt_name, "version": prompt_version} if prompt_name else None,
     }
     return {key: value for key, value in details.items() if value is not None}

@@ -71,7 +71,9 @@ class Attrs:
     def under(self, prefix: str) -> dict[str, Any]:
         """Attributes below ``prefix.`` with the prefix removed (values JSON-decoded)."""
         start = prefix + "."
-        return {k[len(start) :]: decode_json(v) for k, v in self.span.items() if k.startswith(start)}
+        return {
+            k[len(start) :]: decode_json(v) for k, v in self.span.items() if k.startswith(start)
+        }
 
     def indexed(self, prefix: str) -> list[Any]:
         """Rebuild a flattened list ``prefix.{i}.a.b`` into ``[{"a": {"b": …}}, …]``."""

@@ -169,10 +169,12 @@ def models_of(attrs: Attrs, kind: SpanKind) -> tuple[str | None, str | None]:
     params = attrs.decoded("llm.invocation_parameters", "embedding.invocation_parameters")
     from_params = params.get("model") if isinstance(params, dict) else None
     embedding = attrs.text("embedding.model_name") if kind is K.EMBEDDING else None
-    request = attrs.text(
-        "gen_ai.request.model", "llm.request.model_name", "llm.request.model"
-    ) or (from_params if isinstance(from_params, str) and from_params else None)
-    request = request or embedding or attrs.text("langfuse.observation.model.name", "llm.model_name")
+    request = attrs.text("gen_ai.request.model", "llm.request.model_name", "llm.request.model") or (
+        from_params if isinstance(from_params, str) and from_params else None
+    )
+    request = (
+        request or embedding or attrs.text("langfuse.observation.model.name", "llm.model_name")
+    )
     response = attrs.text(
         "gen_ai.response.model", "llm.response.model_name", "llm.model_name",
         "llm.response.model", "langfuse.observation.model.name",

@@ -17,11 +17,15 @@ Events = list[dict[str, Any]]
 _ROLE_EVENTS = {"gen_ai.system.message": "system", "gen_ai.user.message": "user",
                 "gen_ai.assistant.message": "assistant", "gen_ai.tool.message": "tool"}  # fmt: skip
 _DETAILS_EVENT = "gen_ai.client.inference.operation.details"
-RAW_INPUT_KEYS = ("langfuse.observation.input", "input.value", "traceloop.entity.input",
-                  "gen_ai.tool.call.arguments", "gen_ai.retrieval.query.text", "reranker.query",
-                  "gen_ai.retrieval.query", "input", "tool_arguments")  # fmt: skip
-RAW_OUTPUT_KEYS = ("langfuse.observation.output", "output.value", "traceloop.entity.output",
-                   "gen_ai.tool.call.result", "output", "tool_response", "final_result")  # fmt: skip
+RAW_INPUT_KEYS = (
+    "langfuse.observation.input", "input.value", "traceloop.entity.input",
+    "gen_ai.tool.call.arguments", "gen_ai.retrieval.query.text", "reranker.query",
+    "gen_ai.retrieval.query", "input", "tool_arguments",
+)  # fmt: skip
+RAW_OUTPUT_KEYS = (
+    "langfuse.observation.output", "output.value", "traceloop.entity.output",
+    "gen_ai.tool.call.result", "output", "tool_response", "final_result",
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -79,13 +83,19 @@ def _input_sources(attrs: Attrs, events: Events) -> list[Callable[[], list[m.Mes
 def _output_sources(attrs: Attrs, events: Events) -> list[Callable[[], list[m.Message] | None]]:
     return [
         lambda: m.to_messages(attrs.get("gen_ai.output.messages"), "assistant"),
-        lambda: m.to_messages(_event_attr(events, _DETAILS_EVENT, "gen_ai.output.messages"), "assistant"),
+        lambda: m.to_messages(
+            _event_attr(events, _DETAILS_EVENT, "gen_ai.output.messages"), "assistant"
+        ),
         lambda: m.from_openinference(attrs.indexed("llm.output_messages"), "assistant"),
         lambda: m.from_indexed_prompts(attrs.indexed("gen_ai.completion"), "assistant"),
         lambda: m.from_indexed_prompts(attrs.indexed("llm.completions"), "assistant"),
         lambda: m.from_indexed_prompts(attrs.indexed("llm.choices"), "assistant"),
-        lambda: m.to_messages([e["attributes"] for e in events if e["name"] == "gen_ai.choice"], "assistant"),
-        lambda: _prompt_event(events, "gen_ai.content.completion", "gen_ai.completion", "assistant"),
+        lambda: m.to_messages(
+            [e["attributes"] for e in events if e["name"] == "gen_ai.choice"], "assistant"
+        ),
+        lambda: _prompt_event(
+            events, "gen_ai.content.completion", "gen_ai.completion", "assistant"
+        ),
         lambda: _logfire_events(attrs, completion=True),
         lambda: _single(attrs.get("gen_ai.completion"), "assistant"),
         lambda: _single(_response_data(attrs), "assistant"),
@@ -93,7 +103,9 @@ def _output_sources(attrs: Attrs, events: Events) -> list[Callable[[], list[m.Me
     ]
 
 
-def _with_system(attrs: Attrs, events: Events, found: list[m.Message] | None) -> list[m.Message] | None:
+def _with_system(
+    attrs: Attrs, events: Events, found: list[m.Message] | None
+) -> list[m.Message] | None:
     """Put ``gen_ai.system_instructions`` in front as a system message (once)."""
     instructions = decode_json(attrs.get("gen_ai.system_instructions"))
     if instructions is None:
@@ -195,7 +207,9 @@ def documents_of(attrs: Attrs, events: Events) -> list[dict[str, Any]] | None:
         items = [i.get("document") for i in attrs.indexed(prefix) if isinstance(i, dict)]
         if items:
             return [_document(d) for d in items if isinstance(d, dict)] or None
-    results = [e["attributes"] for e in events if e["name"] in ("db.query.result", "db.search.result")]
+    results = [
+        e["attributes"] for e in events if e["name"] in ("db.query.result", "db.search.result")
+    ]
     found = [_document(_strip_prefix(r)) for r in results]
     return found or None
 

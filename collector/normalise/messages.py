@@ -61,12 +61,15 @@ def to_message(item: Any, default_role: str) -> Message | None:
 
 
 def text_part(content: Any) -> dict[str, Any]:
-    return {"type": "text", "content": content if isinstance(content, str) else decode_json(content)}
+    return {
+        "type": "text",
+        "content": content if isinstance(content, str) else decode_json(content),
+    }
 
 
 def tool_call_part(call: dict[str, Any]) -> dict[str, Any]:
     """OpenAI ``{id, function: {name, arguments}}`` or flattened ``{id, name, arguments}``."""
-    function = call.get("function") if isinstance(call.get("function"), dict) else call
+    function: dict[str, Any] = call["function"] if isinstance(call.get("function"), dict) else call
     part = {
         "type": "tool_call",
         "name": function.get("name"),
@@ -135,7 +138,9 @@ def from_openinference(items: list[Any], default_role: str) -> list[Message] | N
         calls = message.get("tool_calls")
         if isinstance(calls, list):
             openai_like["tool_calls"] = [
-                c.get("tool_call") for c in calls if isinstance(c, dict) and isinstance(c.get("tool_call"), dict)
+                c.get("tool_call")
+                for c in calls
+                if isinstance(c, dict) and isinstance(c.get("tool_call"), dict)
             ]
         converted.append(openai_like)
     return to_messages(converted, default_role)
@@ -153,7 +158,7 @@ def _oi_content(content: Any) -> Any:
 
 
 def from_indexed_prompts(items: list[Any], default_role: str) -> list[Message] | None:
-    """OpenLLMetry ``gen_ai.prompt.{i}.*`` / OpenInference legacy ``llm.prompts.{i}.prompt.text``."""
+    """OpenLLMetry ``gen_ai.prompt.{i}.*``; OpenInference legacy ``llm.prompts.{i}.prompt.text``."""
     converted: list[Any] = []
     for item in items:
         if isinstance(item, dict) and isinstance(item.get("prompt"), dict):

@@ -81,7 +81,9 @@ def _documents_text(content: Content) -> str | None:
 
 
 def _set_status(record: SpanRecord, raw: RawSpan, attrs: Attrs) -> None:
-    exception = next((e["attributes"] for e in raw.events if e["name"] == "exception"), {})
+    exception: dict[str, Any] = next(
+        (e["attributes"] for e in raw.events if e["name"] == "exception"), {}
+    )
     level = (attrs.text("langfuse.observation.level") or "").upper()
     is_error = raw.status == SpanStatus.ERROR.value or level == "ERROR"
     record.status = SpanStatus.ERROR.value if is_error else raw.status
@@ -97,7 +99,10 @@ def _set_status(record: SpanRecord, raw: RawSpan, attrs: Attrs) -> None:
 def _set_usage_and_cost(record: SpanRecord, attrs: Attrs, kind: SpanKind) -> None:
     found = usage.usage_of(attrs)
     record.input_tokens, record.output_tokens = found.input_tokens, found.output_tokens
-    record.cache_read_tokens, record.cache_write_tokens = found.cache_read_tokens, found.cache_write_tokens
+    record.cache_read_tokens, record.cache_write_tokens = (
+        found.cache_read_tokens,
+        found.cache_write_tokens,
+    )
     record.reasoning_tokens, record.total_tokens = found.reasoning_tokens, found.total_tokens
     estimated = attrs.flag("tokentrail.usage.estimated") is True
     if found.present:
@@ -113,11 +118,12 @@ def _set_usage_and_cost(record: SpanRecord, attrs: Attrs, kind: SpanKind) -> Non
         record.provider,
         record.model,
         TokenUsage(
-            input_tokens=found.input_tokens or 0, output_tokens=found.output_tokens or 0,
+            input_tokens=found.input_tokens or 0,
+            output_tokens=found.output_tokens or 0,
             cache_read_tokens=found.cache_read_tokens or 0,
             cache_write_tokens=found.cache_write_tokens or 0,
             reasoning_tokens=found.reasoning_tokens or 0,
-        ),  # fmt: skip
+        ),
         record.start_time,
     )
     record.cost, record.price_ref = price.cost, price.ref

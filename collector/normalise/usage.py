@@ -13,8 +13,8 @@ from collector.normalise.attrs import Attrs, as_count, as_number
 MAX_COST = Decimal("1e11")
 COST_QUANTUM = Decimal("1e-10")
 
-INPUT_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
-              "llm.token_count.prompt", "llm.usage.prompt_tokens", "decision.token_count.input")  # fmt: skip
+INPUT_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt",
+              "llm.usage.prompt_tokens", "decision.token_count.input")  # fmt: skip
 OUTPUT_KEYS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
                "llm.token_count.completion", "llm.usage.completion_tokens",
                "decision.token_count.output")  # fmt: skip
@@ -111,8 +111,12 @@ def _langfuse_usage(details: dict[str, Any]) -> Usage:
     if output is not None and reasoning is not None and "output_reasoning_tokens" in details:
         output += reasoning
     return Usage(
-        input_tokens=langfuse_input if langfuse_input is not None else _first(details, "prompt_tokens", "input_tokens"),
-        output_tokens=output if output is not None else _first(details, "completion_tokens", "output_tokens"),
+        input_tokens=langfuse_input
+        if langfuse_input is not None
+        else _first(details, "prompt_tokens", "input_tokens"),
+        output_tokens=output
+        if output is not None
+        else _first(details, "completion_tokens", "output_tokens"),
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
         reasoning_tokens=reasoning,

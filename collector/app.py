@@ -1,0 +1,55 @@
+"""The collector's FastAPI app, built by a factory: nothing happens at import time.
+
+Run it with ``uvicorn --factory collector.app:app_from_env``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from collector import errors
+from collector.auth import Authenticator
+from collector.metrics import CollectorMetrics
+from collector.middleware import RequestGuard
+from collector.routes import health, scores, traces
+from core.db import make_engine, make_session_factory
+from core.settings import Settings, get_settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """A collector app with its own engine, key cache and metrics registry."""
+    engine = make_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="TokenTrail collector", version="0.1.0", lifespan=lifespan)
+    factory = make_session_factory(engine)
+    metrics = CollectorMetrics()
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = factory
+    app.state.metrics = metrics
+    app.state.authenticator = Authenticator(
+        factory, settings.key_pepper.get_secret_value(), settings.key_cache_ttl_s
+    )
+    errors.install(app)
+    for module in (traces, scores, health):
+        app.include_router(module.router)
+    app.add_middleware(
+        RequestGuard,
+        metrics=metrics,
+        max_in_flight=settings.max_in_flight,
+        retry_after_s=settings.retry_after_s,
+    )
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app configured from ``TOKENTRAIL_*`` environment variables (uvicorn --factory)."""
+    return create_app(get_settings())
