@@ -14,7 +14,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any, ParamSpec, TypeVar, cast
 
 from tokentrail._serialize import to_json
-from tokentrail._steps import ContextOnlyHooks, drive_async_generator, drive_generator
+from tokentrail._steps import ContextOnlyHooks, async_generator_wrapper, generator_wrapper
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -164,15 +164,9 @@ class context:
         hooks = ContextOnlyHooks(self._enter, self._leave)
         wrapper: Callable[..., Any]
         if inspect.isasyncgenfunction(func):
-
-            def wrapper(*args: Any, **kwargs: Any) -> Any:
-                return drive_async_generator(func(*args, **kwargs), hooks)
-
+            wrapper = async_generator_wrapper(func, lambda args, kwargs: hooks)
         elif inspect.isgeneratorfunction(func):
-
-            def wrapper(*args: Any, **kwargs: Any) -> Any:
-                return drive_generator(func(*args, **kwargs), hooks)
-
+            wrapper = generator_wrapper(func, lambda args, kwargs: hooks)
         elif inspect.iscoroutinefunction(func):
 
             async def wrapper(*args: Any, **kwargs: Any) -> Any:

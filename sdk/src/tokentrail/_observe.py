@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from tokentrail import _runtime
 from tokentrail._errors import report_internal_error
 from tokentrail._live import SPAN_KINDS, LiveSpan
-from tokentrail._steps import drive_async_generator, drive_generator
+from tokentrail._steps import (
+    NO_HOOKS,
+    MakeHooks,
+    StepHooks,
+    async_generator_wrapper,
+    generator_wrapper,
+)
 from tokentrail._streams import ObservedSteps
 
 P = ParamSpec("P")
@@ -113,26 +119,13 @@ def _wrap_async(func: Callable[P, Any], spec: _Spec) -> Callable[P, Any]:
     return wrapper
 
 
-def _wrap_generator(func: Callable[P, Any], spec: _Spec) -> Callable[P, Any]:
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Iterator[Any]:
-        gen = func(*args, **kwargs)
+def _step_hooks(spec: _Spec) -> MakeHooks:
+    def make(args: tuple[Any, ...], kwargs: dict[str, Any]) -> StepHooks:
         if _runtime.active() is None:
-            return cast(Iterator[Any], gen)
-        return drive_generator(gen, ObservedSteps(lambda: spec.start(args, kwargs)))
+            return NO_HOOKS
+        return ObservedSteps(lambda: spec.start(args, kwargs))
 
-    return wrapper
-
-
-def _wrap_async_generator(func: Callable[P, Any], spec: _Spec) -> Callable[P, Any]:
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> AsyncIterator[Any]:
-        gen = func(*args, **kwargs)
-        if _runtime.active() is None:
-            return cast(AsyncIterator[Any], gen)
-        return drive_async_generator(gen, ObservedSteps(lambda: spec.start(args, kwargs)))
-
-    return wrapper
+    return make
 
 
 def _decorate(
@@ -140,9 +133,11 @@ def _decorate(
 ) -> Callable[P, R]:
     spec = _Spec(func, name, kind, capture_input, capture_output)
     if inspect.isasyncgenfunction(func):
-        return cast(Callable[P, R], _wrap_async_generator(func, spec))
+        agen = async_generator_wrapper(func, _step_hooks(spec))
+        return cast(Callable[P, R], functools.wraps(func)(agen))
     if inspect.isgeneratorfunction(func):
-        return cast(Callable[P, R], _wrap_generator(func, spec))
+        gen = generator_wrapper(func, _step_hooks(spec))
+        return cast(Callable[P, R], functools.wraps(func)(gen))
     if inspect.iscoroutinefunction(func):
         return cast(Callable[P, R], _wrap_async(func, spec))
     return _wrap_sync(func, spec)
