@@ -1,0 +1,1 @@
+"""The TokenTrail dashboard (Streamlit + Plotly): ``streamlit run dashboard/app.py``."""

@@ -1,0 +1,39 @@
+"""The dashboard's entry point: ``streamlit run dashboard/app.py``.
+
+Reads ``TOKENTRAIL_DATABASE_URL`` through :func:`core.settings.get_settings`; the pages live in
+``dashboard/views`` and only render what :mod:`dashboard.data` returns.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import ConfigurationError
+from dashboard.project import choose_project
+
+
+def main() -> None:
+    st.set_page_config(page_title="TokenTrail", page_icon=":material/route:", layout="wide")
+    pages = [
+        st.Page("views/overview.py", title="Overview", icon=":material/monitoring:",
+                url_path="overview", default=True),
+        st.Page("views/traces.py", title="Traces", icon=":material/list:", url_path="traces"),
+        st.Page("views/trace_detail.py", title="Trace detail", icon=":material/account_tree:",
+                url_path="trace", visibility="hidden"),
+    ]  # fmt: skip
+    page = st.navigation(pages)
+    try:
+        project_id = choose_project()
+    except ConfigurationError as exc:
+        st.error("The dashboard cannot reach its database.")
+        st.text(str(exc))
+        st.stop()
+    if project_id is None:
+        st.info(
+            "No project yet. Create one and an API key with the TokenTrail CLI, then send traces."
+        )
+        st.stop()
+    page.run()
+
+
+main()

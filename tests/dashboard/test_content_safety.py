@@ -1,0 +1,61 @@
+"""Trace content reaches the page as text only: never as markdown, HTML or a label."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard.demo import RAG_TRACE, XSS
+
+#: Elements that show their body verbatim; anything else must never carry span content.
+PLAIN_TEXT_TYPES = frozenset({"text", "code"})
+
+
+def walk(node: Any) -> Iterator[Any]:
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from walk(child)
+
+
+@pytest.fixture
+def detail(app: AppTest) -> AppTest:
+    app.run()
+    app.query_params["trace_id"] = RAG_TRACE
+    app.switch_page("views/trace_detail.py").run()
+    assert not app.exception
+    return app
+
+
+@pytest.mark.usefixtures("demo")
+def test_payload_in_a_prompt_is_shown_as_plain_text(detail: AppTest) -> None:
+    assert f"What is our refund policy? {XSS}" in [t.value for t in detail.text]
+
+
+@pytest.mark.usefixtures("demo")
+def test_payload_in_a_span_name_and_json_is_shown_as_plain_text(detail: AppTest) -> None:
+    assert any(XSS in t.value for t in detail.text)  # the tool span's name
+    assert any(XSS in c.value for c in detail.code)  # its JSON input and the span tree
+
+
+@pytest.mark.usefixtures("demo")
+def test_no_markdown_html_or_label_carries_the_payload(detail: AppTest) -> None:
+    nodes = [*walk(detail.main), *walk(detail.sidebar)]
+    carriers = [
+        n.type for n in nodes
+        if n.type not in PLAIN_TEXT_TYPES | {"dataframe", "plotly_chart"}
+        and "onerror" in str(getattr(n, "proto", ""))
+    ]  # fmt: skip
+    assert carriers == []
+    assert detail.get("html") == []
+    assert all(not m.proto.allow_html for m in detail.markdown)
+
+
+@pytest.mark.usefixtures("demo")
+def test_the_timeline_escapes_span_names(detail: AppTest) -> None:
+    (chart,) = detail.get("plotly_chart")
+    spec = chart.proto.spec
+    assert "<script>" not in spec
+    assert "&lt;script&gt;" in spec or "\\u0026lt;script\\u0026gt;" in spec
