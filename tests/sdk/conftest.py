@@ -6,10 +6,10 @@ import os
 from collections.abc import Iterator
 
 import pytest
-
 import tokentrail
-from tests.sdk.receiver import Receiver
 from tokentrail import _errors, _runtime
+
+from tests.sdk.receiver import Receiver
 
 API_KEY = "tt-test-key-0123456789"
 

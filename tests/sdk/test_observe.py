@@ -10,8 +10,8 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-
 import tokentrail
+
 from tests.sdk.conftest import flush
 from tests.sdk.receiver import Receiver
 
@@ -140,7 +140,7 @@ def test_user_exception_propagates_unchanged_and_is_recorded(sdk: Receiver) -> N
     calls = []
     error = KeyError("missing")
 
-    @tokentrail.observe
+    @tokentrail.observe(name="boom")
     def boom() -> None:
         calls.append(1)
         raise error

@@ -10,8 +10,8 @@ from typing import Any
 import anthropic
 import openai
 import pytest
-
 import tokentrail
+
 from tests.sdk.conftest import flush
 from tests.sdk.providers import ANTHROPIC_MODEL, OPENAI_MODEL, ProviderStub
 from tests.sdk.receiver import Receiver
