@@ -45,8 +45,9 @@ def to_message(item: Any, default_role: str) -> Message | None:
         return {"role": default_role, "parts": [text_part(item)]}
     if not isinstance(item, dict):
         return None
-    if isinstance(item.get("message"), dict):  # an OpenAI choice or a gen_ai.choice body
-        inner = dict(item["message"])
+    inner_message = decode_json(item.get("message"))
+    if isinstance(inner_message, dict):  # an OpenAI choice or a gen_ai.choice body
+        inner = dict(inner_message)
         inner.setdefault("finish_reason", item.get("finish_reason"))
         item = inner
     role = item.get("role") if isinstance(item.get("role"), str) else default_role

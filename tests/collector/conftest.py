@@ -87,7 +87,9 @@ def make_span(
     )
 
 
-def export_request(*spans: Span, resource: dict[str, Any] | None = None) -> ExportTraceServiceRequest:
+def export_request(
+    *spans: Span, resource: dict[str, Any] | None = None
+) -> ExportTraceServiceRequest:
     request = ExportTraceServiceRequest()
     resource_spans = ResourceSpans(scope_spans=[ScopeSpans(spans=list(spans))])
     resource_spans.resource.attributes.extend(key_values(resource or {"service.name": "svc"}))
