@@ -272,24 +272,12 @@ def trace_conditions(project_id: int, where: TraceFilter) -> list[ColumnElement[
 
 
 def list_traces(
-    session: Session,
-    project_id: int,
-    *,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    service: str | None = None,
-    environment: str | None = None,
-    name: str | None = None,
-    model: str | None = None,
-    user_id: str | None = None,
-    session_id: str | None = None,
-    tag: str | None = None,
-    errors_only: bool = False,
-    search: str | None = None,
-    sort: str = "time",
-    limit: int = 50,
-    cursor: str | None = None,
-) -> Page[TraceSummary]:
+    session: Session, project_id: int, *, start: datetime | None = None,
+    end: datetime | None = None, service: str | None = None, environment: str | None = None,
+    name: str | None = None, model: str | None = None, user_id: str | None = None,
+    session_id: str | None = None, tag: str | None = None, errors_only: bool = False,
+    search: str | None = None, sort: str = "time", limit: int = 50, cursor: str | None = None,
+) -> Page[TraceSummary]:  # fmt: skip
     """One page of a project's traces, largest sort key first (newest first by default).
 
     ``start``/``end`` select traces that *started* in ``[start, end)``; ``model``/``tag`` match

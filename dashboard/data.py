@@ -41,7 +41,7 @@ def engine() -> Engine:
 
 @contextmanager
 def read_session() -> Iterator[Session]:
-    """A session for reads; it is rolled back on exit, so a page can never write."""
+    """A short session for reads; it is closed (rolled back) on exit, never committed."""
     with make_session_factory(engine())() as session:
         yield session
 

@@ -73,11 +73,11 @@ def mirror_params(view: TraceView) -> None:
             del st.query_params[name]
 
 
-def _cursors(view: TraceView) -> list[str | None]:
-    """The cursors of the pages visited so far for ``view`` (reset when the view changes)."""
+def _cursors(project_id: int, view: TraceView) -> list[str | None]:
+    """The cursors of the pages visited so far (back to page 1 when the view changes)."""
     state = st.session_state.get(_PAGES_KEY)
-    if not isinstance(state, dict) or state.get("view") != view:
-        state = {"view": view, "cursors": [None]}
+    if not isinstance(state, dict) or state.get("view") != (project_id, view):
+        state = {"view": (project_id, view), "cursors": [None]}
         st.session_state[_PAGES_KEY] = state
     cursors: list[str | None] = state["cursors"]
     return cursors
@@ -132,7 +132,7 @@ def _picker(traces: Sequence[TraceSummary], selected: list[int], project_name: s
 def render(project_id: int, project_name: str) -> None:
     st.title("Traces")
     view = sidebar_filters(project_id, datetime.now(UTC))
-    cursors = _cursors(view)
+    cursors = _cursors(project_id, view)
     page = data.trace_page(project_id, cursors[-1], **view.query_kwargs(datetime.now(UTC)))
     if not page.items:
         st.info("No traces match these filters.")

@@ -58,6 +58,7 @@ def test_traces_page_lists_names_models_and_costs(app: AppTest) -> None:
     app.run()
     app.switch_page("views/traces.py").run()
     assert not app.exception
+    assert not app.warning
     table = app.dataframe[0].value
     assert list(table["name"]) == ["summarise-ticket", "answer-question"]
     assert list(table["models"]) == ["claude-sonnet-4", "gpt-4o-2024-08-06"]
@@ -175,3 +176,21 @@ def test_detail_without_a_trace_id_points_back_to_the_list(app: AppTest) -> None
     open_detail(app, "not-a-trace-id")
     assert not app.exception
     assert [i.value for i in app.info] == ["Choose a trace on the Traces page."]
+
+
+def test_project_selector_defaults_to_default_and_follows_the_url(
+    app: AppTest, session_factory: sessionmaker[Session]
+) -> None:
+    now = datetime.now(UTC)
+    with session_factory.begin() as session:
+        first = keys.create_project(session, "alpha")  # older than "default"
+        store_spans(session, first.id, failed_trace(now, Decimal("0.5")))
+        default = keys.ensure_project(session)[0]
+        store_spans(session, default.id, rag_trace(now, Decimal("0.25")))
+    app.run()
+    app.switch_page("views/traces.py").run()
+    assert app.sidebar.selectbox[0].value == "default"
+    assert list(app.dataframe[0].value["name"]) == ["answer-question"]
+    app.sidebar.selectbox[0].select("alpha").run()
+    assert list(app.dataframe[0].value["name"]) == ["summarise-ticket"]
+    assert app.query_params["project"] == "alpha"
