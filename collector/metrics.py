@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+PREFIX = "tokentrail_collector"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+BATCH_BUCKETS = (1, 5, 10, 50, 100, 250, 512, 1000, 5000, 20000)
 
 
 class CollectorMetrics:
@@ -10,49 +16,30 @@ class CollectorMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        prefix = "tokentrail_collector"
-        self.requests = Counter(
-            f"{prefix}_requests", "HTTP requests by route and status", ["route", "status"],
-            registry=self.registry,
-        )  # fmt: skip
+        self.requests = self._counter("requests", "HTTP requests by route and status",
+                                      ("route", "status"))  # fmt: skip
         self.latency = Histogram(
-            f"{prefix}_request_duration_seconds", "Request latency by route", ["route"],
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=self.registry,
+            f"{PREFIX}_request_duration_seconds", "Request latency by route", ["route"],
+            buckets=LATENCY_BUCKETS, registry=self.registry,
         )  # fmt: skip
         self.in_flight = Gauge(
-            f"{prefix}_in_flight_requests", "Requests being processed", registry=self.registry
+            f"{PREFIX}_in_flight_requests", "Requests being processed", registry=self.registry
         )
-        self.spans_accepted = Counter(
-            f"{prefix}_spans_accepted", "Valid spans received (new or re-sent)",
-            registry=self.registry,
-        )  # fmt: skip
-        self.spans_stored = Counter(
-            f"{prefix}_spans_stored", "Spans newly stored (re-sent duplicates excluded)",
-            registry=self.registry,
-        )  # fmt: skip
-        self.spans_rejected = Counter(
-            f"{prefix}_spans_rejected", "Spans rejected, by reason", ["reason"],
-            registry=self.registry,
-        )  # fmt: skip
-        self.spans_skipped = Counter(
-            f"{prefix}_spans_skipped", "Spans dropped on purpose (e.g. Logfire pending spans)",
-            ["reason"], registry=self.registry,
-        )  # fmt: skip
-        self.items_dropped = Counter(
-            f"{prefix}_span_items_dropped", "Attributes/events/links dropped by the collector",
-            ["item"], registry=self.registry,
-        )  # fmt: skip
         self.batch_size = Histogram(
-            f"{prefix}_batch_spans", "Spans per export request",
-            buckets=(1, 5, 10, 50, 100, 250, 512, 1000, 5000, 20000),
+            f"{PREFIX}_batch_spans", "Spans per export request", buckets=BATCH_BUCKETS,
             registry=self.registry,
         )  # fmt: skip
-        self.db_errors = Counter(
-            f"{prefix}_db_errors", "Database errors answered with 503, by kind", ["kind"],
-            registry=self.registry,
-        )  # fmt: skip
-        self.overloaded = Counter(
-            f"{prefix}_overload_rejections", "Requests refused over the in-flight cap",
-            registry=self.registry,
-        )  # fmt: skip
+        self.spans_accepted = self._counter("spans_accepted", "Valid spans (new or re-sent)")
+        self.spans_stored = self._counter("spans_stored", "Spans newly stored (no duplicates)")
+        self.spans_rejected = self._counter("spans_rejected", "Spans rejected", ("reason",))
+        self.spans_skipped = self._counter(
+            "spans_skipped", "Spans dropped on purpose (Logfire pending spans)", ("reason",)
+        )
+        self.items_dropped = self._counter(
+            "span_items_dropped", "Attributes/events/links dropped by the collector", ("item",)
+        )
+        self.db_errors = self._counter("db_errors", "Database errors answered 503", ("kind",))
+        self.overloaded = self._counter("overload_rejections", "Refused over the in-flight cap")
+
+    def _counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(f"{PREFIX}_{name}", documentation, labels, registry=self.registry)
