@@ -256,13 +256,15 @@ class BoundedSpanProcessor(SpanProcessor):
                     recovered, self._lost_in_outage = self._lost_in_outage, 0
             else:
                 starts_loss = self._count_drop("export_failed", n)
-            self._cond.notify_all()
         if starts_loss:
             self._log_loss_start("export_failed")
         if recovered:
             logger.warning("TokenTrail export recovered; %d spans dropped meanwhile", recovered)
         if mask_errors:
             logger.warning("TokenTrail mask function failed; span content was dropped")
+        # Waiters are woken only now, so that what they observe includes the log lines above.
+        with self._cond:
+            self._cond.notify_all()
 
     # --- flush / shutdown ----------------------------------------------------------------
 
