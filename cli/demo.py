@@ -9,10 +9,10 @@ and a classification task served by both gpt-4o and gpt-4o-mini with equal quali
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,16 +23,6 @@ from cli import demo_content as text
 CUSTOMERS = ["acme", "globex", "initech", "umbrella", "hooli", "stark"]
 SPIKE_DAYS_AGO = 9
 SHIFT_DAYS_AGO = 15
-
-
-@dataclass(frozen=True)
-class Call:
-    """One simulated LLM call: who, when, what it said and what the provider answered."""
-
-    start: datetime
-    messages: list[dict[str, str]]
-    response: dict[str, Any]
-    latency_s: float
 
 
 def tokens(chars: str) -> int:
@@ -74,7 +64,7 @@ class DemoTraffic:
     """Generates and sends the demo's traces, one simulated day at a time."""
 
     def __init__(self, days: int, seed: int, now: datetime) -> None:
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
         self.days = days
         self.now = now
         self.users = [f"user-{i:03d}" for i in range(40)]
@@ -154,8 +144,10 @@ class DemoTraffic:
         product = self.rng.choice(text.PRODUCTS)
         question, topic = self.rng.choice(text.QUESTIONS)
         question = question.format(product=product)
-        docs = [{"id": doc_id, "score": round(self.rng.uniform(0.7, 0.95), 3), "content": body}
-                for doc_id, body in text.DOCUMENTS[topic]]  # fmt: skip
+        docs: list[dict[str, Any]] = [
+            {"id": doc_id, "score": round(self.rng.uniform(0.7, 0.95), 3), "content": body}
+            for doc_id, body in text.DOCUMENTS[topic]
+        ]
         spike = customer is not None
         context = "\n".join(d["content"] for d in docs) * (12 if spike else 1)
         user = self.rng.choice(self.users)
@@ -164,8 +156,13 @@ class DemoTraffic:
                                 customer=customer or self.rng.choice(CUSTOMERS),
                                 environment="production", tags=["rag"]):  # fmt: skip
             root_attrs = {"service.name": "search-api"}
-            with tokentrail.span("answer_question", kind="chain", start_time=start,
-                                 input={"question": question}, attributes=root_attrs) as root:
+            with tokentrail.span(
+                "answer_question",
+                kind="chain",
+                start_time=start,
+                input={"question": question},
+                attributes=root_attrs,
+            ) as root:
                 t = start + timedelta(milliseconds=5)
                 with tokentrail.span("vector_search", kind="retriever", start_time=t,
                                      input={"query": question},
@@ -214,8 +211,13 @@ class DemoTraffic:
                                 feature=feature, customer=self.rng.choice(CUSTOMERS),
                                 environment="production"):  # fmt: skip
             attrs = {"service.name": service}
-            with tokentrail.span(name, kind="chain", start_time=start, attributes=attrs,
-                                 input={"messages": messages[-1]["content"]}) as root:
+            with tokentrail.span(
+                name,
+                kind="chain",
+                start_time=start,
+                attributes=attrs,
+                input={"messages": messages[-1]["content"]},
+            ) as root:
                 t = start + timedelta(milliseconds=3)
                 self.llm_span(f"chat {response['model']}", t, messages, response, provider,
                               latency, attrs)  # fmt: skip
@@ -241,8 +243,6 @@ class DemoProviderError(RuntimeError):
 
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value)
 
 

@@ -39,13 +39,19 @@ DOCUMENTS = {
         ("kb-102", "Older audit events can be streamed to your own storage with log export."),
     ],
     "keys": [
-        ("kb-201", "Each project can hold two active API keys, so a new key can be rolled out "
-         "before the old one is revoked."),
+        (
+            "kb-201",
+            "Each project can hold two active API keys, so a new key can be rolled out "
+            "before the old one is revoked.",
+        ),
         ("kb-202", "Revoked keys stop working within five seconds across all regions."),
     ],
     "limits": [
-        ("kb-301", "The REST API allows 600 requests per minute per workspace; bursts of 100 "
-         "requests are tolerated."),
+        (
+            "kb-301",
+            "The REST API allows 600 requests per minute per workspace; bursts of 100 "
+            "requests are tolerated.",
+        ),
         ("kb-302", "Responses include X-RateLimit-Remaining and Retry-After headers."),
     ],
     "residency": [

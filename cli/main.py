@@ -122,7 +122,9 @@ def keys_create(
         )
 
     new = with_session(data_dir, action)
-    click.echo(f"created key {new.id} for project {project_name!r} with scopes {','.join(new.scopes)}")
+    click.echo(
+        f"created key {new.id} for project {project_name!r} with scopes {','.join(new.scopes)}"
+    )
     click.echo("store it now; it is not shown again:")
     click.echo(new.secret)
 

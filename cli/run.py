@@ -5,11 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 
-from core import keys as keys_api
-from core.db import make_engine, make_session_factory
-from core.migrate import upgrade
-from core.settings import Settings
-
 from cli.database import child_environment, database
 from cli.up import (
     AlreadyRunningError,
@@ -22,6 +17,10 @@ from cli.up import (
     supervise,
     wait_ready,
 )
+from core import keys as keys_api
+from core.db import make_engine, make_session_factory
+from core.migrate import upgrade
+from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -157,15 +157,20 @@ def start_children(
 
 def banner(settings: Settings, ports: Ports, key: str | None, embedded: bool) -> str:
     endpoint = f"http://{ports.host}:{ports.collector}"
+    where = f"embedded PostgreSQL in {settings.data_dir}" if embedded else "TOKENTRAIL_DATABASE_URL"
     lines = [
         "",
         "TokenTrail is running.",
         f"  dashboard  http://{ports.host}:{ports.dashboard}",
         f"  collector  {endpoint}  (OTLP/HTTP: {endpoint}/v1/traces, health: {endpoint}/readyz)",
-        f"  database   {'embedded PostgreSQL in ' + str(settings.data_dir) if embedded else 'TOKENTRAIL_DATABASE_URL'}",
+        f"  database   {where}",
     ]
     if key:
-        lines += ["", "Your API key for the project 'default' (shown once, stored hashed):", f"  {key}"]
+        lines += [
+            "",
+            "Your API key for the project 'default' (shown once, stored hashed):",
+            f"  {key}",
+        ]
     lines += [
         "",
         "Point an app at it:",

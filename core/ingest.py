@@ -71,6 +71,7 @@ class SpanRecord:
     attributes: dict[str, Any] = field(default_factory=dict)
     resource: dict[str, Any] = field(default_factory=dict)
     events: list[Any] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
     dropped_counts: dict[str, Any] | None = None
 
     @property
@@ -162,7 +163,8 @@ def _trace_rows(project_id: int, spans: Iterable[SpanRecord]) -> list[dict[str, 
 
 def _array_union(column: str) -> Any:
     return literal_column(
-        f"ARRAY(SELECT DISTINCT x FROM unnest(traces.{column} || excluded.{column}) AS x ORDER BY x)"
+        f"ARRAY(SELECT DISTINCT x FROM unnest(traces.{column} || excluded.{column}) AS x"
+        " ORDER BY x)"
     )
 
 
@@ -176,7 +178,7 @@ def update_traces(session: Session, project_id: int, spans: Sequence[SpanRecord]
     summed = ("span_count", "llm_calls", "input_tokens", "output_tokens", "total_tokens",
               "cost", "unpriced_calls", "error_count")  # fmt: skip
     # The root span's name and attribution win over whatever its children brought first.
-    root_wins = {
+    root_wins: dict[str, Any] = {
         key: func.coalesce(
             literal_column(f"CASE WHEN excluded.root_span_id IS NOT NULL THEN excluded.{key} END"),
             cur[key],

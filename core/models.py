@@ -77,9 +77,7 @@ class Project(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class ApiKey(Base):
@@ -99,9 +97,7 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -163,6 +159,7 @@ class Span(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     resource: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     events: Mapped[list[Any]] = mapped_column(JSONB, server_default="[]")
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     dropped_counts: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # bookkeeping
     ingested_at: Mapped[datetime] = mapped_column(
@@ -230,9 +227,7 @@ class Score(Base):
     source: Mapped[str] = mapped_column(String(16))
     scorer_version: Mapped[str] = mapped_column(Text, server_default="")
     client_id: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
         Index("ix_scores_project_trace", "project_id", "trace_id"),
@@ -286,8 +281,8 @@ class UsageHourly(Base):
 
 
 __all__ = [
-    "Base",
     "ApiKey",
+    "Base",
     "CostSource",
     "Project",
     "Score",
@@ -298,4 +293,3 @@ __all__ = [
     "UsageHourly",
     "UsageSource",
 ]
-

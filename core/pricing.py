@@ -73,9 +73,7 @@ class Price:
 UNKNOWN = Price(None, CostSource.UNKNOWN)
 
 
-def cost_for(
-    provider: str | None, model: str | None, usage: TokenUsage, at: datetime
-) -> Price:
+def cost_for(provider: str | None, model: str | None, usage: TokenUsage, at: datetime) -> Price:
     """Price ``usage`` of ``model`` at time ``at``; unknown models have unknown cost, never 0."""
     if not model:
         return UNKNOWN
@@ -105,7 +103,7 @@ def _find_model(provider: str, model: str) -> tuple[Any, Any] | None:
     provider_id = PROVIDER_IDS.get(provider)
     for candidate in [provider_id, None] if provider_id else [None]:
         try:
-            return snapshot.find_provider_model(model, None, candidate, None)  # type: ignore[no-any-return]
+            return snapshot.find_provider_model(model, None, candidate, None)
         except LookupError:
             continue
     logger.debug("no price for provider=%s model=%s", provider, model)

@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Used only when no pepper is configured (laptop mode); servers must set their own.
-DEV_KEY_PEPPER = "tokentrail-development-pepper"  # noqa: S105 - documented insecure default
+DEV_KEY_PEPPER = "tokentrail-development-pepper"
 
 
 def default_data_dir() -> Path:

@@ -24,9 +24,14 @@ class SpanView:
 
 
 class Scorer(Protocol):
-    name: str
-    version: str
-    kinds: frozenset[str]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def kinds(self) -> frozenset[str]: ...
 
     def score(self, span: SpanView) -> float | None: ...
 

@@ -16,9 +16,7 @@ from workers.scorers import BUILT_IN, Scorer, SpanView
 logger = logging.getLogger(__name__)
 
 
-def score_batch(
-    session: Session, batch_size: int, scorers: Sequence[Scorer] = BUILT_IN
-) -> int:
+def score_batch(session: Session, batch_size: int, scorers: Sequence[Scorer] = BUILT_IN) -> int:
     """Score up to ``batch_size`` unscored spans in the caller's transaction; return how many.
 
     ``FOR UPDATE SKIP LOCKED`` lets any number of workers share the backlog; the unique index
@@ -26,9 +24,14 @@ def score_batch(
     """
     claimed = session.execute(
         select(
-            Span.project_id, Span.trace_id, Span.span_id, Span.kind,
-            Span.input_text, Span.output_text, Span.finish_reasons,
-        )  # fmt: skip
+            Span.project_id,
+            Span.trace_id,
+            Span.span_id,
+            Span.kind,
+            Span.input_text,
+            Span.output_text,
+            Span.finish_reasons,
+        )
         .where(Span.scored_at.is_(None))
         .order_by(Span.ingested_at)
         .limit(batch_size)

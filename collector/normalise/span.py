@@ -21,9 +21,6 @@ from core.timeutil import from_unix_nanos
 
 logger = logging.getLogger(__name__)
 
-#: The one attribute key TokenTrail writes into the stored attributes: normalised details
-#: that have no column (metadata, model parameters, tools, prompt, scope, links, …).
-DETAILS_KEY = "tokentrail.details"
 PRICED_KINDS = frozenset({SpanKind.LLM, SpanKind.EMBEDDING})
 
 
@@ -66,7 +63,8 @@ def normalise_span(raw: RawSpan, has_children: bool = False) -> SpanRecord:
     )  # fmt: skip
     _set_status(record, raw, attrs)
     _set_usage_and_cost(record, attrs, kind)
-    record.attributes = {**raw.stored_attributes(), DETAILS_KEY: _details(attrs, raw)}
+    record.attributes = raw.stored_attributes()
+    record.details = _details(attrs, raw)
     return record
 
 

@@ -99,6 +99,7 @@ def upgrade() -> None:
     sa.Column('attributes', postgresql.JSONB(astext_type=sa.Text()), server_default='{}', nullable=False),
     sa.Column('resource', postgresql.JSONB(astext_type=sa.Text()), server_default='{}', nullable=False),
     sa.Column('events', postgresql.JSONB(astext_type=sa.Text()), server_default='[]', nullable=False),
+    sa.Column('details', postgresql.JSONB(astext_type=sa.Text()), server_default='{}', nullable=False),
     sa.Column('dropped_counts', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
     sa.Column('ingested_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('scored_at', sa.DateTime(timezone=True), nullable=True),

@@ -47,7 +47,7 @@ def test_tokentrail_sdk_attributes() -> None:
         "acme",
     )
     assert (span.environment, span.service) == ("prod", "api")
-    assert span.attributes["tokentrail.details"]["metadata"] == {"ticket": "T-1"}
+    assert span.details["metadata"] == {"ticket": "T-1"}
 
 
 def test_openai_v2_default_mode_with_old_names() -> None:
@@ -105,7 +105,7 @@ def test_openlit_span_attributes() -> None:
         "gen_ai.session.id": "s1", "gen_ai.user.id": "u1", "deployment.environment": "dev",
     })  # fmt: skip
     assert span.provider == "anthropic"  # framework ignored, provider from the model name
-    assert span.attributes["tokentrail.details"]["framework"] == "langchain"
+    assert span.details["framework"] == "langchain"
     assert (span.session_id, span.user_id, span.environment) == ("s1", "u1", "dev")
     assert span.total_tokens == 30
 

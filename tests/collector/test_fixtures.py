@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.normalise.span import DETAILS_KEY
 from core.models import Span
 from tests.collector.conftest import FIXTURES, JSON
 
@@ -27,7 +26,7 @@ def _spans(factory: sessionmaker[Session]) -> dict[str, Span]:
 
 
 def _details(span: Span) -> dict[str, Any]:
-    return span.attributes[DETAILS_KEY]  # type: ignore[no-any-return]
+    return span.details
 
 
 def test_otel_genai_latest_chat(client: TestClient, session_factory: sessionmaker[Session]) -> None:
