@@ -49,7 +49,7 @@ def _llm_span(factory: sessionmaker[Session]) -> Span | None:
 
 def _scores(factory: sessionmaker[Session]) -> dict[str, float | None]:
     with factory() as session:
-        return dict(session.execute(select(Score.name, Score.value)).tuples().all())
+        return dict(session.execute(select(Score.name, Score.value)).all())  # type: ignore[arg-type]
 
 
 def test_sdk_span_is_stored_priced_scored_and_shown(
@@ -76,7 +76,7 @@ def test_sdk_span_is_stored_priced_scored_and_shown(
 
     span = _llm_span(session_factory)
     assert span is not None
-    assert (span.provider, span.request_model, span.name) == (
+    assert (span.provider, span.response_model, span.name) == (
         "openai",
         "gpt-4o-mini",
         "chat gpt-4o-mini",
@@ -92,8 +92,9 @@ def test_sdk_span_is_stored_priced_scored_and_shown(
 
     monkeypatch.setenv("TOKENTRAIL_DATABASE_URL", database_url)
     page = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=30)
-    page.query_params["trace_id"] = span.trace_id
     page.run()
+    page.query_params["trace_id"] = span.trace_id
+    page.switch_page("views/trace_detail.py").run()
     assert not page.exception
     shown = " ".join(str(e.value) for e in page.get("text")) + " ".join(
         str(m.value) for m in page.markdown
