@@ -92,6 +92,7 @@ class BoundedSpanProcessor(SpanProcessor):
         self._queue: deque[tuple[ReadableSpan, int]] = deque()
         self._queued_bytes = 0
         self._inflight = 0
+        self._inflight_bytes = 0
         self._batch_id = 0
         self._inflight_batch = 0
         self._created = 0
@@ -148,7 +149,8 @@ class BoundedSpanProcessor(SpanProcessor):
         reason = None
         with self._cond:
             self._created += 1
-            if len(self._queue) >= self._config.max_queue_spans:
+            # The batch being exported still holds memory: it counts against both bounds.
+            if len(self._queue) + self._inflight >= self._config.max_queue_spans:
                 reason = "queue_full"
             elif self._queued_bytes + size > self._config.max_queue_bytes:
                 reason = "queue_bytes"
@@ -206,13 +208,15 @@ class BoundedSpanProcessor(SpanProcessor):
                 if self._stopping:
                     return None
             batch: list[ReadableSpan] = []
+            batch_bytes = 0
             while self._queue and len(batch) < self._config.max_batch_spans:
                 span, size = self._queue.popleft()
-                self._queued_bytes -= size
+                batch_bytes += size
                 batch.append(span)
             self._batch_id += 1
             self._inflight_batch = self._batch_id
             self._inflight = len(batch)
+            self._inflight_bytes = batch_bytes
             return self._batch_id, batch
 
     def _run(self) -> None:
@@ -248,6 +252,8 @@ class BoundedSpanProcessor(SpanProcessor):
                 return  # shutdown gave up on this batch and already counted it as dropped
             self._inflight = 0
             self._inflight_batch = 0
+            self._queued_bytes -= self._inflight_bytes
+            self._inflight_bytes = 0
             self._resolved_total += n
             if ok:
                 self._exported += n
@@ -299,6 +305,7 @@ class BoundedSpanProcessor(SpanProcessor):
                 self._resolved_total += left
             self._queue.clear()
             self._queued_bytes = 0
+            self._inflight_bytes = 0
             self._inflight = 0
             self._inflight_batch = 0
             self._stopping = True
