@@ -45,10 +45,11 @@ class Up:
         self.port, self.dashboard_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENTRAIL_")}
         self.log = data_dir.parent / f"up-{time.monotonic_ns()}.log"
+        self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cli", "up", "--data-dir", str(data_dir),
              "--port", str(self.port), "--dashboard-port", str(self.dashboard_port)],
-            cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+            cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
         )  # fmt: skip
         self.base = f"http://127.0.0.1:{self.port}"
 
@@ -64,7 +65,10 @@ class Up:
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)
-        return self.process.wait(30)
+        try:
+            return self.process.wait(30)
+        finally:
+            self._log_file.close()
 
 
 def _postgres_running(data_dir: Path) -> bool:
