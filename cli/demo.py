@@ -191,16 +191,13 @@ class DemoTraffic:
                  attributes: dict[str, Any]) -> None:  # fmt: skip
         attrs = {**attributes, "gen_ai.provider.name": provider,
                  "gen_ai.request.model": response["model"]}  # fmt: skip
-        failed = self.rng.random() < 0.02
-        try:
-            with tokentrail.span(name, kind="llm", start_time=start, attributes=attrs) as span:
-                if failed:
-                    span.end(start + timedelta(seconds=0.3))
-                    raise DemoProviderError("429 Too Many Requests: rate limit reached")
-                span.record_llm_response(response, messages=messages)
-                span.end(start + timedelta(seconds=latency_s))
-        except DemoProviderError:
-            pass
+        with tokentrail.span(name, kind="llm", start_time=start, attributes=attrs) as span:
+            if self.rng.random() < 0.02:
+                error = DemoProviderError("429 Too Many Requests: rate limit reached")
+                span.fail(error, end_time=start + timedelta(seconds=0.3))
+                return
+            span.record_llm_response(response, messages=messages)
+            span.end(start + timedelta(seconds=latency_s))
 
     def llm_trace(self, name: str, service: str, team: str, feature: str, start: datetime,
                   messages: list[dict[str, str]], response: dict[str, Any],

@@ -53,7 +53,7 @@ def attribution_of(attrs: Attrs) -> Attribution:
         feature=attrs.text("tokentrail.feature", resource=True),
         customer=attrs.text("tokentrail.customer", f"{_ASSOCIATION}.customer_id", resource=True),
         environment=attrs.text(*ENVIRONMENT_KEYS, resource=True),
-        service=as_text(attrs.resource.get("service.name")) or attrs.text("service.name"),
+        service=attrs.text("service.name") or as_text(attrs.resource.get("service.name")),
     )
 
 

@@ -50,6 +50,13 @@ def test_tokentrail_sdk_attributes() -> None:
     assert span.details["metadata"] == {"ticket": "T-1"}
 
 
+def test_span_level_service_name_wins_over_the_resource() -> None:
+    """One process may serve several services (OpenLIT and our demo set it per span)."""
+    span = _span({"service.name": "search-api"}, resource={"service.name": "gateway"})
+    assert span.service == "search-api"
+    assert _span({}, resource={"service.name": "gateway"}).service == "gateway"
+
+
 def test_openai_v2_default_mode_with_old_names() -> None:
     span = _span({
         "gen_ai.system": "az.ai.openai", "gen_ai.operation.name": "chat",

@@ -137,6 +137,17 @@ def test_manual_span_accepts_int_nanoseconds_and_records_errors(sdk: Receiver) -
     assert span.status_code == 2
 
 
+def test_manual_span_fails_back_dated_without_raising(sdk: Receiver) -> None:
+    start = dt.datetime(2026, 10, 2, 8, tzinfo=dt.UTC)
+    with tokentrail.span("rate-limited", kind="llm", start_time=start) as handle:
+        handle.fail(RuntimeError("429 Too Many Requests"), end_time=start + dt.timedelta(seconds=1))
+        handle.set_output("ignored after the end")
+    span = flush(sdk).by_name("rate-limited")
+    assert span.status_code == 2
+    assert span.end_ns == span.start_ns + 1_000_000_000
+    assert "output.value" not in span.attributes
+
+
 def test_manual_span_rejects_naive_datetimes_and_bad_kinds() -> None:
     with pytest.raises(ValueError, match="aware"):
         tokentrail.span("x", start_time=dt.datetime(2026, 1, 1))

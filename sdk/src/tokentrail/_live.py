@@ -179,14 +179,16 @@ class LiveSpan:
         self.kind = call.kind
         self.span.set_attributes(attributes)
 
-    def fail(self, exc: BaseException) -> None:
+    def fail(self, exc: BaseException, end_time: int | None = None) -> None:
         """Record a user exception (status ERROR + exception event) and end the span."""
+        if self.ended:
+            return
         try:
             if not isinstance(exc, GeneratorExit):
                 self._record_exception(exc)
         except Exception as error:
             report_internal_error("span.fail", error)
-        self.end()
+        self.end(end_time)
 
     def _record_exception(self, exc: BaseException) -> None:
         if self.input_json is not None:

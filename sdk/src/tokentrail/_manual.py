@@ -50,6 +50,19 @@ class SpanHandle:
         if self._live is not None:
             _set_on(self._live.span, attributes)
 
+    def fail(self, error: BaseException, end_time: Timestamp | None = None) -> None:
+        """Mark the span failed with ``error`` and end it (now or at ``end_time``).
+
+        For errors the app handles itself, or for back-dated history; an exception that
+        escapes the ``with`` block is recorded without this call.
+
+        Raises:
+            ValueError: ``end_time`` is a naive datetime or not a time.
+        """
+        end_ns = to_ns(end_time)
+        if self._live is not None:
+            self._live.fail(error, end_ns)
+
     def end(self, end_time: Timestamp | None = None) -> None:
         """End the span now or at ``end_time`` (aware datetime or int nanoseconds).
 
@@ -130,7 +143,7 @@ class span:
             return
         live.detach(self._token)
         if exc is not None:
-            live.fail(exc)
+            live.fail(exc)  # a no-op when the block already ended the span
         elif not live.ended:
             if live.input_json is not None:
                 live.span.set_attribute("input.value", live.input_json)
