@@ -82,6 +82,7 @@ def service_commands(ports: Ports, data_dir: Path) -> dict[str, list[str]]:
             py, "-m", "streamlit", "run", dashboard_app,
             "--server.address", ports.host, "--server.port", str(ports.dashboard),
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "viewer",
         ],
     }  # fmt: skip
 

@@ -27,7 +27,7 @@ def render_header(detail: TraceDetail) -> None:
     known = [f"{k}: {v}" for k, v in facts if v]
     if known:
         st.text("   ".join(known))
-    cols = st.columns(6)
+    cols = st.columns([1, 1, 1, 1, 1.6, 1])  # per-call costs need room for their digits
     cols[0].metric("Duration", format_ms(s.duration_ms))
     cols[1].metric("Spans", f"{s.span_count:,}")
     cols[2].metric("LLM calls", f"{s.llm_calls:,}")
