@@ -16,7 +16,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from collector.app import create_app
 from core.settings import Settings
 
-FIXTURES = Path("/work/shared/reference/fixtures")
+FIXTURES = Path(__file__).parent / "fixtures"
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 JSON = {"Content-Type": "application/json"}
 T0_NS = 1_792_056_600_000_000_000  # 2026-10-15T09:30:00Z
