@@ -280,10 +280,87 @@ class UsageHourly(Base):
     latency_ms_sum: Mapped[float] = mapped_column(Double, server_default="0")
 
 
+class PriceOverride(Base):
+    """A project's own price for models matching ``model_pattern`` from ``effective_from``.
+
+    Prices are USD per million tokens per usage bucket; ``None`` for a cache or reasoning
+    bucket means "bill it at the input (or output) price". ``tiers`` holds long-context tiers:
+    ``[{"above_input_tokens": N, "input": p, "output": p, ...}, ...]``.
+    """
+
+    __tablename__ = "price_overrides"
+
+    project_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    provider: Mapped[str | None] = mapped_column(Text)
+    model_pattern: Mapped[str] = mapped_column(Text)
+    effective_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    input_per_mtok: Mapped[Decimal] = mapped_column(MONEY)
+    output_per_mtok: Mapped[Decimal] = mapped_column(MONEY)
+    cache_read_per_mtok: Mapped[Decimal | None] = mapped_column(MONEY)
+    cache_write_per_mtok: Mapped[Decimal | None] = mapped_column(MONEY)
+    reasoning_per_mtok: Mapped[Decimal | None] = mapped_column(MONEY)
+    tiers: Mapped[list[Any]] = mapped_column(JSONB, server_default="[]")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_price_overrides_project_effective", "project_id", "effective_from"),
+    )
+
+
+class PriceChange(Base):
+    """The audit trail of every price override change: who, when, before and after."""
+
+    __tablename__ = "price_changes"
+
+    project_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    override_id: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class User(Base):
+    """A dashboard user; the password is stored as a salted scrypt hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Membership(Base):
+    """A user's role in one project: admin, engineer, finance or viewer."""
+
+    __tablename__ = "memberships"
+
+    project_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+
+
 __all__ = [
     "ApiKey",
     "Base",
     "CostSource",
+    "Membership",
+    "PriceChange",
+    "PriceOverride",
     "Project",
     "Score",
     "Span",
@@ -292,4 +369,5 @@ __all__ = [
     "Trace",
     "UsageHourly",
     "UsageSource",
+    "User",
 ]
