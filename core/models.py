@@ -175,7 +175,18 @@ class Span(Base):
             "ingested_at",
             postgresql_where=text("scored_at IS NULL"),
         ),
-    )
+        # Search and filters of the read API (migration 0005): trigram GIN led by the project
+        # (btree_gin), and (project, value, time) for the span attributes the trace list filters.
+        *(
+            Index(f"ix_spans_project_{c}_trgm", "project_id", c, postgresql_using="gin",
+                  postgresql_ops={c: "gin_trgm_ops"})
+            for c in ("input_text", "output_text")
+        ),
+        *(
+            Index(f"ix_spans_project_{c}_start", "project_id", c, "start_time")
+            for c in ("team", "feature", "customer", "provider")
+        ),
+    )  # fmt: skip
 
 
 class Trace(Base):
@@ -206,7 +217,18 @@ class Trace(Base):
     session_id: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
 
-    __table_args__ = (Index("ix_traces_project_start", "project_id", text("start_time DESC")),)
+    __table_args__ = (
+        Index("ix_traces_project_start", "project_id", text("start_time DESC")),
+        # Read API filters and sorts (migration 0005).
+        Index("ix_traces_project_user_start", "project_id", "user_id", "start_time"),
+        Index("ix_traces_project_session_start", "project_id", "session_id", "start_time"),
+        Index("ix_traces_project_name_start", "project_id", "name", "start_time"),
+        Index("ix_traces_project_cost", "project_id", "cost"),
+        Index("ix_traces_project_errors_start", "project_id", "start_time",
+              postgresql_where=text("error_count > 0")),
+        Index("ix_traces_project_models_tags", "project_id", "models", "tags",
+              postgresql_using="gin"),
+    )  # fmt: skip
 
 
 class Score(Base):
