@@ -60,6 +60,19 @@ def anthropic_response(model: str, prompt_tokens: int, answer: str,
     }  # fmt: skip
 
 
+def gemini_response(model: str, prompt_tokens: int, answer: str,
+                    finish: str = "STOP") -> dict[str, Any]:  # fmt: skip
+    """A Gemini ``generateContent`` REST answer."""
+    return {
+        "candidates": [{"content": {"role": "model", "parts": [{"text": answer}]},
+                        "finishReason": finish, "index": 0}],
+        "usageMetadata": {"promptTokenCount": prompt_tokens,
+                          "candidatesTokenCount": tokens(answer),
+                          "totalTokenCount": prompt_tokens + tokens(answer)},
+        "modelVersion": model,
+    }  # fmt: skip
+
+
 class DemoTraffic:
     """Generates and sends the demo's traces, one simulated day at a time."""
 
@@ -134,11 +147,11 @@ class DemoTraffic:
         brief = text.COPY_BRIEFS[i].format(product=product)
         answer = text.COPY_OUTPUTS[i].format(product=product)
         truncated = self.rng.random() < 0.03
-        response = openai_response("gpt-4.1-mini", tokens(brief) + 30,
-                                   answer[: len(answer) // 2] if truncated else answer, self.rng,
-                                   finish="length" if truncated else "stop")  # fmt: skip
+        response = gemini_response("gemini-2.5-flash", tokens(brief) + 30,
+                                   answer[: len(answer) // 2] if truncated else answer,
+                                   finish="MAX_TOKENS" if truncated else "STOP")  # fmt: skip
         self.llm_trace("write_copy", "growth-tools", "growth", "product-copy",
-                       start, [{"role": "user", "content": brief}], response, "openai")  # fmt: skip
+                       start, [{"role": "user", "content": brief}], response, "gcp.gemini")  # fmt: skip
 
     def rag_answer(self, start: datetime, days_ago: int, customer: str | None = None) -> None:
         product = self.rng.choice(text.PRODUCTS)
@@ -189,8 +202,9 @@ class DemoTraffic:
     def llm_span(self, name: str, start: datetime, messages: list[dict[str, str]],
                  response: dict[str, Any], provider: str, latency_s: float,
                  attributes: dict[str, Any]) -> None:  # fmt: skip
+        model = response.get("model") or response.get("modelVersion")
         attrs = {**attributes, "gen_ai.provider.name": provider,
-                 "gen_ai.request.model": response["model"]}  # fmt: skip
+                 "gen_ai.request.model": model}  # fmt: skip
         with tokentrail.span(name, kind="llm", start_time=start, attributes=attrs) as span:
             if self.rng.random() < 0.02:
                 error = DemoProviderError("429 Too Many Requests: rate limit reached")
@@ -216,8 +230,8 @@ class DemoTraffic:
                 input={"messages": messages[-1]["content"]},
             ) as root:
                 t = start + timedelta(milliseconds=3)
-                self.llm_span(f"chat {response['model']}", t, messages, response, provider,
-                              latency, attrs)  # fmt: skip
+                model = response.get("model") or response.get("modelVersion")
+                self.llm_span(f"chat {model}", t, messages, response, provider, latency, attrs)
                 root.end(t + timedelta(seconds=latency + 0.01))
         self.sent += 1
 

@@ -71,3 +71,12 @@ def project(session_factory: sessionmaker[Session]) -> Project:
 def api_key(session_factory: sessionmaker[Session], project: Project) -> str:
     with session_factory.begin() as session:
         return keys.create_key(session, project, ("ingest", "read"), PEPPER).secret
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_each_test() -> Iterator[None]:
+    """Collect after every test so a leaked socket or file fails the test that leaked it."""
+    yield
+    import gc
+
+    gc.collect()

@@ -15,7 +15,8 @@ Message = dict[str, Any]
 _FINISH_REASONS = {
     "tool_call": "tool_calls", "function_call": "tool_calls", "tool_use": "tool_calls",
     "end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
-    "content_filtered": "content_filter",
+    "content_filtered": "content_filter", "safety": "content_filter",
+    "recitation": "content_filter", "prohibited_content": "content_filter",
 }  # fmt: skip
 
 
