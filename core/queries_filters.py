@@ -1,0 +1,213 @@
+"""Filters of the trace and span lists, as SQLAlchemy expressions from an allowlist of fields.
+
+One :class:`TraceFilter` describes both lists: on ``traces`` the span-level attributes (team,
+feature, customer, provider, text) become a semi-join into the trace's spans; on ``spans``
+every field is a column of the span itself. Nothing here builds SQL from strings.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, union
+from sqlalchemy.orm import aliased
+
+from core.errors import InvalidInputError
+from core.models import Score, Span, Trace
+
+#: Comparison operators a score condition may use, by their API name.
+SCORE_OPS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "eq": operator.eq, "ne": operator.ne, "gt": operator.gt,
+    "gte": operator.ge, "lt": operator.lt, "lte": operator.le,
+}  # fmt: skip
+#: pg_trgm indexes need three characters; shorter queries are a plain (unindexed) ILIKE.
+MIN_TRIGRAM_CHARS = 3
+MAX_SEARCH_CHARS = 200
+STATUSES = ("ok", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreCondition:
+    """Keep rows with a score called ``name`` whose value compares to ``value`` by ``op``."""
+
+    name: str
+    op: str
+    value: float
+
+    def __post_init__(self) -> None:
+        if self.op not in SCORE_OPS:
+            raise InvalidInputError(f"score op must be one of {sorted(SCORE_OPS)}")
+
+    @classmethod
+    def parse(cls, text: str) -> ScoreCondition:
+        """``"helpfulness:gte:0.8"`` → a condition; anything else is invalid input."""
+        name, _, rest = text.rpartition(":")
+        name, _, op = name.rpartition(":")
+        try:
+            value = float(rest)
+        except ValueError as exc:
+            raise InvalidInputError("a score condition is NAME:OP:NUMBER") from exc
+        if not name or value != value or value in (float("inf"), float("-inf")):
+            raise InvalidInputError("a score condition is NAME:OP:NUMBER")
+        return cls(name, op, value)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceFilter:
+    """What the trace and span lists can be filtered by; ``None``/empty means "any"."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    service: str | None = None
+    environment: str | None = None
+    name: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    tag: str | None = None
+    tags: tuple[str, ...] = ()
+    team: str | None = None
+    feature: str | None = None
+    customer: str | None = None
+    errors_only: bool = False
+    status: str | None = None
+    min_latency_ms: float | None = None
+    max_latency_ms: float | None = None
+    min_cost: Decimal | None = None
+    max_cost: Decimal | None = None
+    min_tokens: int | None = None
+    max_tokens: int | None = None
+    scores: tuple[ScoreCondition, ...] = field(default=())
+    search: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status is not None and self.status not in STATUSES:
+            raise InvalidInputError(f"status must be one of {list(STATUSES)}")
+        if self.search is not None and len(self.search) > MAX_SEARCH_CHARS:
+            raise InvalidInputError(f"search is at most {MAX_SEARCH_CHARS} characters")
+
+    @property
+    def wants_errors(self) -> bool | None:
+        """True: errors only; False: no errors; None: either."""
+        if self.errors_only or self.status == "error":
+            return True
+        return False if self.status == "ok" else None
+
+    @property
+    def search_text(self) -> str | None:
+        text = (self.search or "").strip()
+        return text or None
+
+
+def text_match(columns: tuple[Any, ...], text: str) -> ColumnElement[bool]:
+    """Case-insensitive substring of any of ``columns``, in any script.
+
+    ``ILIKE '%text%'`` is what the trigram GIN indexes answer for three characters or more;
+    for shorter text (two CJK characters make a word) the same operator runs unindexed, so the
+    result is identical and only the plan differs.
+    """
+    return or_(*(c.icontains(text, autoescape=True) for c in columns))
+
+
+def _ranges(column: Any, low: Any, high: Any) -> list[ColumnElement[bool]]:
+    found = [] if low is None else [column >= low]
+    return found if high is None else [*found, column <= high]
+
+
+def _score_match(condition: ScoreCondition, *scope: ColumnElement[bool]) -> ColumnElement[bool]:
+    compare = SCORE_OPS[condition.op]
+    return exists().where(*scope, Score.name == condition.name,
+                          compare(Score.value, condition.value))  # fmt: skip
+
+
+#: Span columns the trace list reaches through a semi-join into the trace's spans.
+_SPAN_ONLY = {"team": Span.team, "feature": Span.feature, "customer": Span.customer,
+              "provider": Span.provider}  # fmt: skip
+_TRACE_EQUALITY = {"service": Trace.service, "environment": Trace.environment,
+                   "name": Trace.name, "user_id": Trace.user_id,
+                   "session_id": Trace.session_id}  # fmt: skip
+
+
+def _in_spans(where: TraceFilter, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Some span of the trace meets ``conditions``. A trace's spans start no earlier than the
+    trace, so its start bound also bounds the spans (a cheaper probe, never a lost match)."""
+    bound = [] if where.start is None else [Span.start_time >= where.start]
+    return exists().where(
+        Span.project_id == Trace.project_id, Span.trace_id == Trace.trace_id, *bound, *conditions
+    )
+
+
+def trace_conditions(project_id: int, where: TraceFilter) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of the trace list for ``where``, always led by the project."""
+    found: list[ColumnElement[bool]] = [Trace.project_id == project_id]
+    found += _ranges(Trace.start_time, where.start, None)
+    if where.end is not None:
+        found.append(Trace.start_time < where.end)
+    found += [c == getattr(where, k) for k, c in _TRACE_EQUALITY.items() if getattr(where, k)]
+    found += [_in_spans(where, c == getattr(where, k)) for k, c in _SPAN_ONLY.items()
+              if getattr(where, k)]  # fmt: skip
+    if where.model:
+        found.append(Trace.models.contains([where.model]))
+    tags = [*([where.tag] if where.tag else []), *where.tags]
+    if tags:
+        found.append(Trace.tags.contains(tags))
+    if where.wants_errors is not None:
+        found.append(Trace.error_count > 0 if where.wants_errors else Trace.error_count == 0)
+    latency = func.extract("epoch", Trace.end_time - Trace.start_time) * 1000
+    low, high = where.min_latency_ms, where.max_latency_ms
+    found += _ranges(latency, low, high)
+    found += _ranges(Trace.cost, where.min_cost, where.max_cost)
+    found += _ranges(Trace.total_tokens, where.min_tokens, where.max_tokens)
+    scope = (Score.project_id == Trace.project_id, Score.trace_id == Trace.trace_id)
+    found += [_score_match(c, *scope) for c in where.scores]
+    if text := where.search_text:
+        found.append(_trace_text(project_id, where, text))
+    return found
+
+
+def _trace_text(project_id: int, where: TraceFilter, text: str) -> ColumnElement[bool]:
+    # Matching spans and trace names come from trigram bitmap scans first and are then joined
+    # to their traces: an IN over that set, never a text probe per trace in time order.
+    bound = [] if where.start is None else [Span.start_time >= where.start]
+    in_spans = select(Span.trace_id).where(
+        Span.project_id == project_id, *bound,
+        text_match((Span.input_text, Span.output_text), text),
+    )  # fmt: skip
+    named = aliased(Trace)  # not correlated with the outer trace list
+    by_name = select(named.trace_id).where(
+        named.project_id == project_id, named.name.icontains(text, autoescape=True)
+    )
+    return Trace.trace_id.in_(union(in_spans, by_name))
+
+
+def span_conditions(project_id: int, where: TraceFilter) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of the span list: the same filters, on the span's own columns."""
+    found: list[ColumnElement[bool]] = [Span.project_id == project_id]
+    found += _ranges(Span.start_time, where.start, None)
+    if where.end is not None:
+        found.append(Span.start_time < where.end)
+    equal = {"service": Span.service, "environment": Span.environment, "name": Span.name,
+             "user_id": Span.user_id, "session_id": Span.session_id, **_SPAN_ONLY}  # fmt: skip
+    found += [c == getattr(where, k) for k, c in equal.items() if getattr(where, k)]
+    if where.model:
+        found.append(or_(Span.request_model == where.model, Span.response_model == where.model))
+    tags = [*([where.tag] if where.tag else []), *where.tags]
+    if tags:
+        found.append(Span.tags.contains(tags))
+    if where.wants_errors is not None:
+        found.append((Span.status == "error") if where.wants_errors else (Span.status != "error"))
+    found += _ranges(Span.duration_ms, where.min_latency_ms, where.max_latency_ms)
+    found += _ranges(Span.cost, where.min_cost, where.max_cost)
+    found += _ranges(Span.total_tokens, where.min_tokens, where.max_tokens)
+    scope = and_(Score.project_id == Span.project_id, Score.trace_id == Span.trace_id,
+                 Score.span_id == Span.span_id)  # fmt: skip
+    found += [_score_match(c, scope) for c in where.scores]
+    if text := where.search_text:
+        found.append(text_match((Span.input_text, Span.output_text), text))
+    return found
