@@ -37,7 +37,11 @@ def upgrade() -> None:
             f'ix_spans_project_{column}_trgm', 'spans', ['project_id', column],
             postgresql_using='gin', postgresql_ops={column: 'gin_trgm_ops'},
         )
-    for name, columns in {**TRACE_BTREE}.items():
+    op.create_index(
+        'ix_traces_project_name_trgm', 'traces', ['project_id', 'name'],
+        postgresql_using='gin', postgresql_ops={'name': 'gin_trgm_ops'},
+    )
+    for name, columns in TRACE_BTREE.items():
         op.create_index(name, 'traces', columns)
     op.create_index('ix_traces_project_errors_start', 'traces', ['project_id', 'start_time'],
                     postgresql_where='error_count > 0')
@@ -54,6 +58,7 @@ def downgrade() -> None:
     op.drop_index('ix_traces_project_errors_start', table_name='traces')
     for name in TRACE_BTREE:
         op.drop_index(name, table_name='traces')
+    op.drop_index('ix_traces_project_name_trgm', table_name='traces')
     for column in TRGM:
         op.drop_index(f'ix_spans_project_{column}_trgm', table_name='spans')
     # The extensions stay: other databases objects may use them, and they cost nothing idle.
