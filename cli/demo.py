@@ -150,8 +150,9 @@ class DemoTraffic:
         response = gemini_response("gemini-2.5-flash", tokens(brief) + 30,
                                    answer[: len(answer) // 2] if truncated else answer,
                                    finish="MAX_TOKENS" if truncated else "STOP")  # fmt: skip
+        messages = [{"role": "user", "content": brief}]
         self.llm_trace("write_copy", "growth-tools", "growth", "product-copy",
-                       start, [{"role": "user", "content": brief}], response, "gcp.gemini")  # fmt: skip
+                       start, messages, response, "gcp.gemini")  # fmt: skip
 
     def rag_answer(self, start: datetime, days_ago: int, customer: str | None = None) -> None:
         product = self.rng.choice(text.PRODUCTS)

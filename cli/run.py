@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from cli.database import child_environment, database
+from cli.database import child_environment, database, ensure_broker_database
 from cli.up import (
     AlreadyRunningError,
     Ports,
@@ -49,6 +49,8 @@ def run_platform(settings: Settings, ports: Ports, demo: bool) -> int:
         with data_dir_lock(settings.data_dir), database(settings) as url:
             print("migrating the database…", flush=True)
             upgrade(url)
+            if not settings.broker_url:
+                ensure_broker_database(url)
             first_key, demo_key = prepare_database(url, settings, demo)
             env = child_environment(url, settings)
             children = start_children(service_commands(ports, settings.data_dir), env)

@@ -8,14 +8,16 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 import psutil
 import psycopg
 
+from tests.conftest import PEPPER
 from tests.processes import ROOT, wait_until
-from tests.services import free_port
+from tests.services import REDIS_URL, free_port, redis_available
 
 SPAN_JSON = {
     "resourceSpans": [{
@@ -40,10 +42,11 @@ SPAN_JSON = {
 
 
 class Up:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, **environment: str) -> None:
         self.data_dir = data_dir
         self.port, self.dashboard_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENTRAIL_")}
+        env.update(environment)
         self.log = data_dir.parent / f"up-{time.monotonic_ns()}.log"
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
@@ -129,3 +132,28 @@ def test_up_runs_everything_and_keeps_data_across_restarts(tmp_path: Path) -> No
     finally:
         assert again.stop() == 0
     assert not _postgres_running(data)
+
+
+def test_up_uses_the_servers_named_in_the_environment(
+    tmp_path: Path, database_url: str, api_key: str
+) -> None:
+    redis_available()
+    queue = f"tt-up-{uuid.uuid4().hex[:8]}"
+    up = Up(tmp_path / "data", TOKENTRAIL_DATABASE_URL=database_url,
+            TOKENTRAIL_BROKER_URL=REDIS_URL, TOKENTRAIL_CELERY_QUEUE=queue,
+            TOKENTRAIL_KEY_PEPPER=PEPPER)  # fmt: skip
+    try:
+        up.wait_banner()
+        assert "database   TOKENTRAIL_DATABASE_URL" in up.output()
+        sent = httpx.post(up.base + "/v1/traces", json=SPAN_JSON,
+                          headers={"Authorization": f"Bearer {api_key}"})  # fmt: skip
+        assert sent.status_code == 200, sent.text
+
+        def scored() -> bool:
+            with psycopg.connect(database_url) as conn:
+                return bool(conn.execute("SELECT count(*) FROM scores").fetchone()[0])  # type: ignore[index]
+
+        wait_until(scored, 60, "the worker (on Redis) to score the span")
+    finally:
+        assert up.stop() == 0, up.output()
+    assert not (tmp_path / "data" / "postgres").exists()
