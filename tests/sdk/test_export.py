@@ -20,7 +20,6 @@ from opentelemetry.util._once import Once
 from tokentrail import _runtime
 from tokentrail._config import Config
 from tokentrail._processor import BoundedSpanProcessor
-from tokentrail._transport import make_exporter
 
 from tests.sdk.conftest import API_KEY, flush
 from tests.sdk.receiver import Behaviour, Receiver
@@ -115,7 +114,7 @@ def test_slow_collector_flush_returns_within_its_timeout(receiver: Receiver) -> 
 
 def test_full_queue_drops_new_spans_without_blocking(receiver: Receiver) -> None:
     config = Config(endpoint=receiver.url, max_queue_spans=10, schedule_delay=60.0)
-    processor = BoundedSpanProcessor(config, make_exporter)
+    processor = BoundedSpanProcessor(config)
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(processor)
     tracer = provider.get_tracer("t")
@@ -135,7 +134,7 @@ def test_full_queue_drops_new_spans_without_blocking(receiver: Receiver) -> None
 
 def test_byte_bound_drops_large_spans(receiver: Receiver) -> None:
     config = Config(endpoint=receiver.url, max_queue_bytes=50_000, schedule_delay=60.0)
-    processor = BoundedSpanProcessor(config, make_exporter)
+    processor = BoundedSpanProcessor(config)
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(processor)
     tracer = provider.get_tracer("t")

@@ -12,12 +12,13 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 logger = logging.getLogger("tokentrail")
 
 Mask = Callable[[str], str]
 
+DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -34,6 +35,7 @@ class Config:
     capture_content: bool = True
     environment: str | None = None
     spool_dir: str | None = None
+    spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
     export_timeout: float = 10.0
     exit_timeout: float = 2.0
     max_queue_spans: int = 2048
@@ -68,6 +70,12 @@ def _check_rate(value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
         raise ValueError(f"sample_rate must be a number between 0 and 1, got {value!r}")
     return float(value)
+
+
+def _check_spool_bound(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1024 * 1024:
+        raise ValueError(f"spool_max_bytes must be an int of at least 1 MiB, got {value!r}")
+    return value
 
 
 def _env(name: str) -> str | None:
@@ -108,6 +116,20 @@ def endpoint_from_env() -> str | None:
     return None
 
 
+def headers_from_env() -> dict[str, str]:
+    """``OTEL_EXPORTER_OTLP_HEADERS``: ``key=value`` pairs, comma-separated, URL-encoded."""
+    raw = _env("OTEL_EXPORTER_OTLP_HEADERS")
+    headers: dict[str, str] = {}
+    for pair in (raw or "").split(","):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            if pair.strip():
+                logger.warning("Ignoring a malformed entry of OTEL_EXPORTER_OTLP_HEADERS")
+            continue
+        headers[unquote(key.strip()).lower()] = unquote(value.strip())
+    return headers
+
+
 def _default_service() -> str:
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
     base = os.path.basename(argv0).removesuffix(".py")
@@ -123,6 +145,8 @@ def resolve(
     mask: Mask | None = None,
     capture_content: bool | None = None,
     environment: str | None = None,
+    spool_dir: str | None = None,
+    spool_max_bytes: int | None = None,
 ) -> Config | None:
     """Build a :class:`Config`; ``None`` when no endpoint is known (the SDK stays a no-op).
 
@@ -150,6 +174,17 @@ def resolve(
         raise ValueError("capture_content must be a bool")
     if environment is not None and not isinstance(environment, str):
         raise ValueError("environment must be a string")
+    if spool_dir is not None and (not isinstance(spool_dir, str) or not spool_dir.strip()):
+        raise ValueError("spool_dir must be a non-empty string")
+    max_bytes = (
+        _check_spool_bound(spool_max_bytes)
+        if spool_max_bytes is not None
+        else _env_choice(
+            "TOKENTRAIL_SPOOL_MAX_BYTES",
+            lambda r: _check_spool_bound(int(r)),
+            DEFAULT_SPOOL_MAX_BYTES,
+        )
+    )
     if url is None:
         return None
     return Config(
@@ -166,5 +201,7 @@ def resolve(
             else _env_choice("TOKENTRAIL_CAPTURE_CONTENT", _parse_bool, True)
         ),
         environment=environment or _env("TOKENTRAIL_ENVIRONMENT"),
-        spool_dir=_env("TOKENTRAIL_SPOOL_DIR"),
+        spool_dir=spool_dir or _env("TOKENTRAIL_SPOOL_DIR"),
+        spool_max_bytes=max_bytes,
+        headers=headers_from_env(),
     )

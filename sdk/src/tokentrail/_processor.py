@@ -6,15 +6,20 @@ against a slow exporter, and it drops without telling anyone. Here:
 * the queue is bounded by span count *and* by estimated bytes; a full queue drops the new span
   and counts it — ``on_end`` never blocks the host;
 * every span handed to the processor is accounted for:
-  ``exported + sum(dropped_by_reason) + queued == created`` (``queued`` includes the batch
-  being exported);
+  ``exported + sum(dropped_by_reason) + queued + spooled == created`` (``queued`` includes the
+  batch being exported);
 * ``flush``/``shutdown`` wait on a condition with a deadline and return when it passes, whatever
   the exporter does; at shutdown what is left is counted as dropped (``shutdown``);
-* the worker thread starts lazily and is re-created in a forked child, with fresh locks.
+* the worker thread starts lazily and is re-created in a forked child, with fresh locks;
+* with a spool directory (``_spool.py``), a batch the collector could not take (unreachable,
+  overloaded, out of time) is written to disk instead of dropped, and so is what is left at
+  shutdown; the worker sends spooled batches when the collector answers again, including those
+  an earlier process left. ``spooled`` counts this process's spans that sit in the spool.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -26,39 +31,23 @@ from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
 from tokentrail._config import Config
 from tokentrail._errors import report_internal_error
 from tokentrail._errors import reset_after_fork as reset_errors_after_fork
-from tokentrail._redact import redact_span
+from tokentrail._outage import Outage
+from tokentrail._spool import SpoolFile
+from tokentrail._transport import OtlpSender, Outcome, encode_redacted, estimate_bytes
 
 logger = logging.getLogger("tokentrail")
 
-_SPAN_OVERHEAD_BYTES = 256
+# What the worker takes when it is time to send a spooled batch rather than a queued one.
+_SPOOL_TURN: tuple[int, list[ReadableSpan]] = (-1, [])
+# At shutdown with a spool, this share of the exit budget is kept for writing what is left.
+_SHUTDOWN_SPOOL_SHARE = 0.25
 _processors: weakref.WeakSet[BoundedSpanProcessor] = weakref.WeakSet()
 _fork_hook_installed = False
-
-
-def _value_size(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, tuple | list):
-        return sum(len(v) if isinstance(v, str) else 8 for v in value)
-    return 8
-
-
-def estimate_bytes(span: ReadableSpan) -> int:
-    """A cheap upper-ish estimate of a span's memory/wire size, used for the byte bound."""
-    size = _SPAN_OVERHEAD_BYTES + len(span.name)
-    for key, value in (span.attributes or {}).items():
-        size += len(key) + _value_size(value)
-    for event in span.events:
-        size += 64 + len(event.name)
-        for key, value in (event.attributes or {}).items():
-            size += len(key) + _value_size(value)
-    return size
 
 
 def _reinit_in_child() -> None:
@@ -73,12 +62,12 @@ class BoundedSpanProcessor(SpanProcessor):
     def __init__(
         self,
         config: Config,
-        exporter_factory: Callable[[Config], SpanExporter],
+        sender_factory: Callable[[Config], OtlpSender] = OtlpSender,
         on_start_hook: Callable[[Span], None] | None = None,
     ) -> None:
         global _fork_hook_installed
         self._config = config
-        self._exporter_factory = exporter_factory
+        self._sender_factory = sender_factory
         self._on_start_hook = on_start_hook
         self._bound = TraceIdRatioBased.get_bound_for_rate(config.sample_rate)
         self._init_state()
@@ -86,6 +75,10 @@ class BoundedSpanProcessor(SpanProcessor):
         if not _fork_hook_installed and hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=_reinit_in_child)
             _fork_hook_installed = True
+        if self._outage is not None:
+            # A spool may hold what an earlier process could not send: start sending it now.
+            with self._cond:
+                self._ensure_thread()
 
     def _init_state(self) -> None:
         self._cond = threading.Condition(threading.Lock())
@@ -93,6 +86,7 @@ class BoundedSpanProcessor(SpanProcessor):
         self._queued_bytes = 0
         self._inflight = 0
         self._inflight_bytes = 0
+        self._inflight_spans: list[ReadableSpan] = []
         self._batch_id = 0
         self._inflight_batch = 0
         self._created = 0
@@ -103,11 +97,13 @@ class BoundedSpanProcessor(SpanProcessor):
         self._resolved_total = 0
         self._flush_target = 0
         self._thread: threading.Thread | None = None
-        self._exporter: SpanExporter | None = None
+        self._sender: OtlpSender | None = None
         self._stopping = False
         self._shutdown = False
         self._losing = False
         self._lost_in_outage = 0
+        spool_dir = self._config.spool_dir
+        self._outage: Outage | None = Outage(self._config, spool_dir) if spool_dir else None
 
     def reinit_after_fork(self) -> None:
         """In a forked child: fresh lock, queue, counters and thread; the parent keeps its spans."""
@@ -196,10 +192,13 @@ class BoundedSpanProcessor(SpanProcessor):
     # --- worker --------------------------------------------------------------------------
 
     def _take_batch(self) -> tuple[int, list[ReadableSpan]] | None:
-        """Wait for work and pop one batch; ``None`` when the worker should stop."""
+        """Wait for work and pop one batch (or ``_SPOOL_TURN``); ``None`` to stop the worker."""
         with self._cond:
             while not self._queue and not self._stopping:
-                self._cond.wait()
+                wait = None if self._outage is None else self._outage.seconds_to_next_try()
+                if wait == 0.0:
+                    return _SPOOL_TURN
+                self._cond.wait(wait)
             if self._stopping:
                 return None
             urgent = self._flush_target > self._resolved_total
@@ -217,6 +216,7 @@ class BoundedSpanProcessor(SpanProcessor):
             self._inflight_batch = self._batch_id
             self._inflight = len(batch)
             self._inflight_bytes = batch_bytes
+            self._inflight_spans = batch
             return self._batch_id, batch
 
     def _run(self) -> None:
@@ -225,45 +225,77 @@ class BoundedSpanProcessor(SpanProcessor):
             if taken is None:
                 return
             batch_id, batch = taken
-            if batch:
-                ok, mask_errors = self._export(batch)
-                self._settle(batch_id, len(batch), ok, mask_errors)
+            try:
+                if batch_id == _SPOOL_TURN[0]:
+                    self._send_spooled()
+                elif batch:
+                    self._export(batch_id, batch)
+            except Exception as exc:
+                report_internal_error("processor.worker", exc)
 
-    def _export(self, batch: list[ReadableSpan]) -> tuple[bool, int]:
-        mask_errors = 0
+    def _send(self, payload: bytes) -> Outcome:
+        if self._sender is None:
+            self._sender = self._sender_factory(self._config)
+        return self._sender.send(payload)
+
+    def _export(self, batch_id: int, batch: list[ReadableSpan]) -> None:
+        outcome, mask_errors, evicted = Outcome.REJECTED, 0, None
         try:
-            spans = []
-            for span in batch:
-                safe, failed = redact_span(span, self._config.mask)
-                mask_errors += failed
-                spans.append(safe)
-            if self._exporter is None:
-                self._exporter = self._exporter_factory(self._config)
-            return self._exporter.export(spans) is SpanExportResult.SUCCESS, mask_errors
+            payload, mask_errors = encode_redacted(batch, self._config.mask)
+            offline = self._outage is not None and self._outage.offline
+            outcome = Outcome.RETRYABLE if offline else self._send(payload)
+            if outcome is Outcome.RETRYABLE and self._outage is not None:
+                evicted = self._spool_batch(batch_id, payload, len(batch))
         except Exception as exc:
             report_internal_error("processor.export", exc)
-            return False, mask_errors
+        self._settle(batch_id, len(batch), outcome, mask_errors, evicted)
 
-    def _settle(self, batch_id: int, n: int, ok: bool, mask_errors: int) -> None:
+    def _spool_batch(self, batch_id: int, payload: bytes, n: int) -> list[SpoolFile] | None:
+        """Write a batch to the spool: the files evicted for room, or ``None`` if not written."""
+        assert self._outage is not None
+        with self._cond:
+            if self._inflight_batch != batch_id:
+                return None  # shutdown took this batch over
+        try:
+            return self._outage.spool.write(payload, n)
+        except OSError as exc:
+            logger.warning("TokenTrail cannot write to its spool directory: %s", exc)
+            return None
+
+    def _settle(
+        self,
+        batch_id: int,
+        n: int,
+        outcome: Outcome,
+        mask_errors: int,
+        evicted: list[SpoolFile] | None,
+    ) -> None:
         starts_loss = recovered = 0
         with self._cond:
             self._mask_errors += mask_errors
             if self._inflight_batch != batch_id:
-                return  # shutdown gave up on this batch and already counted it as dropped
+                return  # shutdown took this batch over and already counted it
             self._inflight = 0
             self._inflight_batch = 0
+            self._inflight_spans = []
             self._queued_bytes -= self._inflight_bytes
             self._inflight_bytes = 0
             self._resolved_total += n
-            if ok:
+            if outcome is Outcome.SENT:
                 self._exported += n
+                if self._outage is not None:
+                    self._outage.collector_answered()
                 if self._losing:
                     self._losing = False
                     recovered, self._lost_in_outage = self._lost_in_outage, 0
+            elif evicted is not None and self._outage is not None:
+                self._outage.collector_failed()
+                lost = self._outage.stored(n, evicted)
+                starts_loss = bool(lost) and self._count_drop("spool_full", lost)
             else:
                 starts_loss = self._count_drop("export_failed", n)
         if starts_loss:
-            self._log_loss_start("export_failed")
+            self._log_loss_start("spool_full" if evicted else "export_failed")
         if recovered:
             logger.warning("TokenTrail export recovered; %d spans dropped meanwhile", recovered)
         if mask_errors:
@@ -272,10 +304,38 @@ class BoundedSpanProcessor(SpanProcessor):
         with self._cond:
             self._cond.notify_all()
 
+    # --- spool ---------------------------------------------------------------------------
+
+    def _send_spooled(self) -> None:
+        """Try the oldest spooled batch: the probe while offline, the drain once back."""
+        assert self._outage is not None
+        claimed = self._outage.spool.claim_oldest()
+        if claimed is None:
+            with self._cond:
+                self._outage.spool_empty()
+            return
+        spooled, payload = claimed
+        outcome = self._send(payload)
+        if outcome is Outcome.RETRYABLE:
+            self._outage.spool.release(spooled)
+            with self._cond:
+                self._outage.probe_failed()
+            return
+        self._outage.spool.remove(spooled)
+        with self._cond:
+            exported, rejected = self._outage.delivered(spooled, outcome)
+            self._exported += exported
+            if rejected:
+                self._count_drop("spool_rejected", rejected)
+            self._cond.notify_all()
+
     # --- flush / shutdown ----------------------------------------------------------------
 
     def flush(self, timeout: float) -> bool:
-        """Wait until every span queued before this call is exported or dropped, or timeout."""
+        """Wait until every span queued before this call is exported, spooled or dropped.
+
+        Returns ``False`` when ``timeout`` seconds pass first.
+        """
         deadline = time.monotonic() + max(timeout, 0.0)
         with self._cond:
             target = self._enqueued_total
@@ -292,43 +352,58 @@ class BoundedSpanProcessor(SpanProcessor):
         return True
 
     def shutdown(self, timeout: float = 2.0) -> bool:  # type: ignore[override]
-        """Flush within ``timeout``, then stop; whatever is left is counted as dropped."""
+        """Flush within ``timeout``, then stop; what is left is spooled, or counted as dropped."""
         if self._shutdown:
             return True
-        flushed = self.flush(timeout)
+        deadline = time.monotonic() + max(timeout, 0.0)
+        share = _SHUTDOWN_SPOOL_SHARE if self._outage is not None else 0.0
+        flushed = self.flush(timeout * (1.0 - share))
+        # From here on_end returns at once, without the lock: the host is never held up by us.
         self._shutdown = True
-        left = 0
+        if self._sender is not None:
+            self._sender.close()
         with self._cond:
-            left = len(self._queue) + self._inflight
-            if left:
-                self._count_drop("shutdown", left)
-                self._resolved_total += left
+            left = [span for span, _ in self._queue] + self._inflight_spans
+            left_count = len(self._queue) + self._inflight
+            size = self._config.max_batch_spans
+            spooled = lost = 0
+            if left and self._outage is not None:
+                encode = functools.partial(encode_redacted, mask=self._config.mask)
+                spooled, lost = self._outage.spool_spans(left, encode, size, deadline)
+            if lost:
+                self._count_drop("spool_full", lost)
+            if left_count - spooled:
+                self._count_drop("shutdown", left_count - spooled)
+            self._resolved_total += left_count
             self._queue.clear()
             self._queued_bytes = 0
             self._inflight_bytes = 0
             self._inflight = 0
             self._inflight_batch = 0
+            self._inflight_spans = []
             self._stopping = True
             self._cond.notify_all()
-        if left:
-            logger.warning("TokenTrail shut down with %d spans not exported", left)
-        exporter, self._exporter = self._exporter, None
-        if exporter is not None:
-            try:
-                exporter.shutdown()
-            except Exception as exc:
-                report_internal_error("processor.exporter_shutdown", exc)
+        if left_count - spooled:
+            logger.warning("TokenTrail shut down with %d spans not exported", left_count - spooled)
         return flushed
 
     def stats(self) -> dict[str, Any]:
-        """Counters; ``exported + sum(dropped_by_reason) + queued == created`` always holds."""
+        """Counters; ``exported + sum(dropped_by_reason) + queued + spooled == created``."""
+        outage = self._outage
+        spool_files, spool_bytes = outage.spool.pending() if outage is not None else (0, 0)
         with self._cond:
             return {
                 "created": self._created,
                 "exported": self._exported,
                 "queued": len(self._queue) + self._inflight,
                 "queued_bytes": self._queued_bytes,
+                "spooled": outage.spooled if outage is not None else 0,
                 "dropped": sum(self._dropped.values()),
                 "dropped_by_reason": dict(self._dropped),
                 "mask_errors": self._mask_errors,
+                "spool_files": spool_files,
+                "spool_bytes": spool_bytes,
+                "spool_recovered": dict(
+                    outage.recovered if outage is not None else {"exported": 0, "dropped": 0}
+                ),
             }

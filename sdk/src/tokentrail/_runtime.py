@@ -26,7 +26,6 @@ from tokentrail._context import current_attribution
 from tokentrail._errors import internal_error_count, report_internal_error
 from tokentrail._processor import BoundedSpanProcessor
 from tokentrail._scores import ScoreSender
-from tokentrail._transport import make_exporter
 
 logger = logging.getLogger("tokentrail")
 
@@ -90,7 +89,7 @@ def _install(config: Config | None) -> None:
     if config is None:
         _runtime = None
         return
-    processor = BoundedSpanProcessor(config, make_exporter, on_start_hook=_on_start(config))
+    processor = BoundedSpanProcessor(config, on_start_hook=_on_start(config))
     existing = trace.get_tracer_provider()
     owns = not isinstance(existing, TracerProvider)
     if isinstance(existing, TracerProvider):
@@ -134,6 +133,8 @@ def configure(
     mask: Mask | None = None,
     capture_content: bool | None = None,
     environment: str | None = None,
+    spool_dir: str | None = None,
+    spool_max_bytes: int | None = None,
 ) -> None:
     """Configure the SDK; arguments override ``TOKENTRAIL_*``/``OTEL_*`` environment variables.
 
@@ -147,6 +148,10 @@ def configure(
             before export; if it raises, that span's content is dropped.
         capture_content: Record arguments, return values and messages (default true).
         environment: ``deployment.environment.name``.
+        spool_dir: A directory where batches the collector cannot take are kept (bounded by
+            ``spool_max_bytes``, oldest dropped first) and sent when it is back, also by a later
+            process using the same directory. Without one, such batches are dropped.
+        spool_max_bytes: Bound of the spool directory (default 256 MiB, at least 1 MiB).
 
     Raises:
         ValueError: an argument is invalid.
@@ -160,6 +165,8 @@ def configure(
         mask=mask,
         capture_content=capture_content,
         environment=environment,
+        spool_dir=spool_dir,
+        spool_max_bytes=spool_max_bytes,
     )
     with _lock:
         previous = _runtime
@@ -213,7 +220,12 @@ def _at_exit() -> None:
 
 
 def stats() -> dict[str, Any]:
-    """Span counters of the running SDK; ``exported + sum(dropped) + queued == created``."""
+    """Span counters of the running SDK.
+
+    ``exported + sum(dropped_by_reason) + queued + spooled == created``, where ``spooled`` counts
+    spans this process wrote to the spool that are still there. Spans sent or dropped from the
+    spool on behalf of an earlier process are counted apart, in ``spool_recovered``.
+    """
     runtime = _runtime
     if runtime is None:
         counters: dict[str, Any] = {
@@ -221,9 +233,13 @@ def stats() -> dict[str, Any]:
             "exported": 0,
             "queued": 0,
             "queued_bytes": 0,
+            "spooled": 0,
             "dropped": 0,
             "dropped_by_reason": {},
             "mask_errors": 0,
+            "spool_files": 0,
+            "spool_bytes": 0,
+            "spool_recovered": {"exported": 0, "dropped": 0},
         }
     else:
         counters = runtime.processor.stats()
