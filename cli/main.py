@@ -1,7 +1,8 @@
-"""Command-line entry point: ``tokentrail up|migrate|projects|keys|demo``."""
+"""Command-line entry point: ``tokentrail up|migrate|projects|keys|prices|demo``."""
 
 from __future__ import annotations
 
+import getpass
 import logging
 import sys
 from collections.abc import Callable
@@ -158,6 +159,80 @@ def keys_revoke(key_id: int, project_name: str, data_dir: Path | None) -> None:
         lambda s, _: keys_api.revoke_key(s, keys_api.get_project(s, project_name), key_id),
     )
     click.echo(f"revoked key {key_id}")
+
+
+@cli.group("prices")
+def prices_group() -> None:
+    """List, set and delete a project's price overrides (USD per million tokens)."""
+
+
+@prices_group.command("list")
+@click.option("--project", "project_name", default=keys_api.DEFAULT_PROJECT, show_default=True)
+@data_dir_option
+def prices_list(project_name: str, data_dir: Path | None) -> None:
+    """List the project's overrides as tab-separated lines."""
+    from core import prices as prices_api
+
+    def action(session: Any, _: Settings) -> list[str]:
+        project = keys_api.get_project(session, project_name)
+        rows = prices_api.list_overrides(session, project.id)
+        return [
+            f"{o.id}\t{o.provider or '*'}\t{o.model_pattern}\t{o.effective_from.isoformat()}"
+            f"\t{o.input_per_mtok.normalize()}\t{o.output_per_mtok.normalize()}"
+            for o in rows
+        ]
+
+    click.echo("id\tprovider\tmodel_pattern\teffective_from\tinput\toutput")
+    for line in with_session(data_dir, action):
+        click.echo(line)
+
+
+@prices_group.command("set")
+@click.argument("model_pattern")
+@click.option("--input", "input_price", required=True, help="USD per million input tokens.")
+@click.option("--output", "output_price", required=True, help="USD per million output tokens.")
+@click.option("--cache-read", default=None, help="Default: the input price.")
+@click.option("--cache-write", default=None, help="Default: the input price.")
+@click.option("--reasoning", default=None, help="Default: the output price.")
+@click.option("--provider", default=None, help="Only for this provider (default: any).")
+@click.option("--effective-from", default=None, help="ISO time (default: now).")
+@click.option("--tier", "tiers", multiple=True, help="ABOVE_INPUT_TOKENS:INPUT:OUTPUT")
+@click.option("--id", "override_id", type=int, default=None, help="Replace this override.")
+@click.option("--project", "project_name", default=keys_api.DEFAULT_PROJECT, show_default=True)
+@data_dir_option
+def prices_set(
+    project_name: str, override_id: int | None, data_dir: Path | None, **fields: Any
+) -> None:
+    """Add an override for MODEL_PATTERN (exact name or glob such as 'gpt-4o*')."""
+    from cli.prices import override_from_options
+    from core import prices as prices_api
+
+    data = override_from_options(**fields)
+
+    def action(session: Any, _: Settings) -> int:
+        project_id = keys_api.get_project(session, project_name).id
+        actor = f"cli:{getpass.getuser()}"
+        if override_id is None:
+            return prices_api.create_override(session, project_id, data, actor).id
+        return prices_api.update_override(session, project_id, override_id, data, actor).id
+
+    click.echo(f"saved price override {with_session(data_dir, action)}")
+
+
+@prices_group.command("delete")
+@click.argument("override_id", type=int)
+@click.option("--project", "project_name", default=keys_api.DEFAULT_PROJECT, show_default=True)
+@data_dir_option
+def prices_delete(override_id: int, project_name: str, data_dir: Path | None) -> None:
+    """Retire override OVERRIDE_ID (kept for the spans it priced)."""
+    from core import prices as prices_api
+
+    def action(session: Any, _: Settings) -> None:
+        project_id = keys_api.get_project(session, project_name).id
+        prices_api.delete_override(session, project_id, override_id, f"cli:{getpass.getuser()}")
+
+    with_session(data_dir, action)
+    click.echo(f"deleted price override {override_id}")
 
 
 @cli.command()

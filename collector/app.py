@@ -14,7 +14,8 @@ from collector import errors
 from collector.auth import Authenticator
 from collector.metrics import CollectorMetrics
 from collector.middleware import RequestGuard
-from collector.routes import health, scores, traces
+from collector.redaction import RedactionPolicy
+from collector.routes import health, logs, scores, traces
 from core.db import make_engine, make_session_factory
 from core.settings import Settings, get_settings
 
@@ -38,8 +39,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.authenticator = Authenticator(
         factory, settings.key_pepper.get_secret_value(), settings.key_cache_ttl_s
     )
+    app.state.redaction = RedactionPolicy.from_settings(settings)
     errors.install(app)
-    for module in (traces, scores, health):
+    for module in (traces, logs, scores, health):
         app.include_router(module.router)
     app.add_middleware(
         RequestGuard,

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collector.auth import Authenticator, credential_from
 from collector.metrics import CollectorMetrics
+from collector.quota import AuthGuard
+from core.errors import AuthenticationError
 from core.keys import Principal
 from core.settings import Settings
 
@@ -38,7 +40,14 @@ def requires(*scopes: str) -> Callable[[Request], Principal]:
 
     def principal(request: Request) -> Principal:
         authenticator: Authenticator = request.app.state.authenticator
-        return authenticator.principal(credential_from(request.headers), wanted)
+        guard: AuthGuard = request.app.state.auth_guard
+        address = request.client.host if request.client else "unknown"
+        guard.check(address)
+        try:
+            return authenticator.principal(credential_from(request.headers), wanted)
+        except AuthenticationError:
+            guard.failed(address)
+            raise
 
     return principal
 
@@ -49,3 +58,4 @@ MetricsDep = Annotated[CollectorMetrics, Depends(get_metrics)]
 Ingestor = Annotated[Principal, Depends(requires("ingest"))]
 Reader = Annotated[Principal, Depends(requires("read"))]
 ScoreWriter = Annotated[Principal, Depends(requires("ingest", "read"))]
+Admin = Annotated[Principal, Depends(requires("admin"))]

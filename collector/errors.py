@@ -20,7 +20,7 @@ from core import errors
 
 logger = logging.getLogger(__name__)
 
-OTLP_PATHS = frozenset({"/v1/traces", "/api/public/otel/v1/traces"})
+OTLP_PATHS = frozenset({"/v1/traces", "/api/public/otel/v1/traces", "/v1/logs"})
 
 
 @dataclass(frozen=True, slots=True)

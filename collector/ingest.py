@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from collector import otlp
 from collector.metrics import CollectorMetrics
 from collector.normalise import normalise_batch
+from collector.redaction import RedactionPolicy, redact_record
 from collector.spans import read_batch
 from core.ingest import SpanRecord, store_spans
 
@@ -42,11 +43,15 @@ def ingest_export(
     encoding: otlp.Encoding,
     max_decompressed_bytes: int,
     metrics: CollectorMetrics,
+    redaction: RedactionPolicy | None = None,
 ) -> Outcome:
     """Decompress, decode, validate, normalise and store; return only after the commit."""
     payload = otlp.decompress(body, content_encoding, max_decompressed_bytes)
     batch = read_batch(otlp.decode_request(payload, encoding))
     records, failed = normalise_batch(batch.spans)
+    if redaction is not None and redaction.enabled(project_id):
+        for record in records:
+            redact_record(record)
     outcome = Outcome(accepted=len(records), rejected=batch.rejected + failed)
     if records:
         with factory.begin() as session:

@@ -8,11 +8,15 @@ import enum
 import json
 import re
 import zlib
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from google.rpc import status_pb2  # type: ignore[import-untyped]
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -27,6 +31,8 @@ _HEX = re.compile(r"\A(?:[0-9a-fA-F]{2})*\Z")
 #: for that span alone instead of failing the whole batch.
 _INVALID_ID = base64.b64encode(b"\xff").decode("ascii")
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
+#: The two export requests this collector decodes: traces, and logs (GenAI content events).
+RequestT = TypeVar("RequestT", ExportTraceServiceRequest, ExportLogsServiceRequest)
 
 
 class Encoding(enum.StrEnum):
@@ -86,16 +92,17 @@ def _inflate(data: bytes, wbits: int, cap: int) -> bytes:
     return bytes(out)
 
 
-def decode_request(body: bytes, encoding: Encoding) -> ExportTraceServiceRequest:
-    """Parse an ``ExportTraceServiceRequest``; anything undecodable is a 400."""
-    request = ExportTraceServiceRequest()
+def decode_request(
+    body: bytes, encoding: Encoding, request_type: type[RequestT] = ExportTraceServiceRequest
+) -> RequestT:
+    """Parse an export request (traces by default); anything undecodable is a 400."""
+    request = request_type()
+    what = request_type.__name__
     if encoding is Encoding.PROTOBUF:
         try:
             request.ParseFromString(body)
         except (DecodeError, RecursionError, ValueError) as exc:
-            raise InvalidInputError(
-                f"body is not a valid protobuf ExportTraceServiceRequest: {exc}"
-            ) from exc
+            raise InvalidInputError(f"body is not a valid protobuf {what}: {exc}") from exc
         return request
     try:
         document = json.loads(body.decode("utf-8", "replace"))
@@ -107,9 +114,7 @@ def decode_request(body: bytes, encoding: Encoding) -> ExportTraceServiceRequest
         _hex_ids_to_base64(document)
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
     except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError) as exc:
-        raise InvalidInputError(
-            f"body is not a valid OTLP/JSON ExportTraceServiceRequest: {exc}"
-        ) from exc
+        raise InvalidInputError(f"body is not a valid OTLP/JSON {what}: {exc}") from exc
     return request
 
 
@@ -121,6 +126,10 @@ def _hex_ids_to_base64(document: dict[str, Any]) -> None:
                 _convert_ids(span)
                 for link in _items(span, "links"):
                     _convert_ids(link)
+    for resource_logs in _items(document, "resourceLogs", "resource_logs"):
+        for scope_logs in _items(resource_logs, "scopeLogs", "scope_logs"):
+            for record in _items(scope_logs, "logRecords", "log_records"):
+                _convert_ids(record)
 
 
 def _items(container: Any, *keys: str) -> list[Any]:
@@ -157,8 +166,21 @@ def encode_response(encoding: Encoding, rejected: int = 0, message: str = "") ->
     if rejected or message:
         response.partial_success.rejected_spans = rejected
         response.partial_success.error_message = message
+    return _encode(encoding, response)
+
+
+def encode_logs_response(encoding: Encoding, rejected: int = 0, message: str = "") -> bytes:
+    """``ExportLogsServiceResponse``: empty on full success, ``partial_success`` otherwise."""
+    response = ExportLogsServiceResponse()
+    if rejected or message:
+        response.partial_success.rejected_log_records = rejected
+        response.partial_success.error_message = message
+    return _encode(encoding, response)
+
+
+def _encode(encoding: Encoding, response: Message) -> bytes:
     if encoding is Encoding.PROTOBUF:
-        return response.SerializeToString()
+        return bytes(response.SerializeToString())
     return json.dumps(json_format.MessageToDict(response)).encode("utf-8")
 
 

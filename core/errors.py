@@ -37,3 +37,11 @@ class UnsupportedMediaTypeError(InvalidInputError):
 
 class UnavailableError(TokenTrailError):
     """A transient condition (database down, pool exhausted, overload); retry later."""
+
+
+class RateLimitedError(TokenTrailError):
+    """Over a quota or a rate limit; ``retry_after_s`` says when a retry can succeed."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -1,8 +1,9 @@
 """The write path: normalised spans in, one transaction that also keeps summaries in step.
 
-Spans are inserted with conflict-skip on (project, trace_id, span_id); the trace summaries and
-the hourly rollups are then updated from the rows that were *actually* inserted, in the same
-transaction, so a re-sent batch changes nothing at all.
+Spans are bulk-copied and inserted with conflict-skip on (project, trace_id, span_id)
+(``core.span_copy``); the trace summaries and the hourly rollups are then updated from the
+rows that were *actually* inserted, in the same transaction, so a re-sent batch changes
+nothing at all.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from sqlalchemy import func, literal_column
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from core.models import CostSource, Span, SpanKind, SpanStatus, Trace, UsageHourly
+from core import duplicates, pending_logs
+from core.models import CostSource, SpanKind, SpanStatus, Trace, UsageHourly
+from core.span_copy import copy_spans
 from core.timeutil import floor_hour
 
 #: Kinds whose usage counts towards trace totals and rollups (agent/chain spans that repeat
@@ -103,18 +106,14 @@ def store_spans(session: Session, project_id: int, records: Sequence[SpanRecord]
     if not unique:
         return 0
     ordered = sorted(unique.values(), key=lambda r: (r.trace_id, r.span_id))
-    stmt = (
-        pg_insert(Span)
-        .on_conflict_do_nothing(index_elements=["project_id", "trace_id", "span_id"])
-        .returning(Span.trace_id, Span.span_id)
-    )
-    inserted = {
-        (row.trace_id, row.span_id)
-        for row in session.execute(stmt, [r.as_row(project_id) for r in ordered])
-    }
+    # Content log records and duplicate LLM spans are joined per trace: lock those traces first.
+    pending_logs.lock_traces(session, project_id, (r.trace_id for r in ordered))
+    duplicates.mark_duplicate_calls(session, project_id, ordered)
+    inserted = copy_spans(session, [r.as_row(project_id) for r in ordered])
     new = [r for r in ordered if (r.trace_id, r.span_id) in inserted]
     update_traces(session, project_id, new)
     update_rollups(session, project_id, new)
+    pending_logs.apply_pending_logs(session, project_id, new, locked=True)
     return len(new)
 
 

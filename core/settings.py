@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     retry_after_s: int = 2
     key_cache_ttl_s: float = 5.0
 
+    #: Server-side redaction of secrets and emails in span content (collector/redaction.py).
+    redaction: bool = True
+    #: Per-project overrides by project id, e.g. '{"3": false}'.
+    redaction_by_project: dict[int, bool] = Field(default_factory=dict)
+
     celery_queue: str = "tokentrail"
     score_batch_size: int = 200
     score_interval_s: float = 2.0

@@ -37,6 +37,7 @@ async def export_traces(
         encoding=encoding,
         max_decompressed_bytes=settings.max_decompressed_bytes,
         metrics=metrics,
+        redaction=request.app.state.redaction,
     )
     if outcome.rejected:
         # OTLP clients never read partial success (Python ignores the body): log it here.
