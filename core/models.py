@@ -397,31 +397,11 @@ class PendingLog(Base):
     __table_args__ = (Index("ix_pending_logs_project_received", "project_id", "received_at"),)
 
 
-class PendingLog(Base):
-    """GenAI content log records that arrived before their span (OTLP logs and traces travel
-    separately); folded into the span when it is stored, then deleted."""
-
-    __tablename__ = "pending_logs"
-
-    project_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
-    )
-    trace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    span_id: Mapped[str] = mapped_column(String(16), primary_key=True)
-    records: Mapped[list[Any]] = mapped_column(JSONB, server_default="[]")
-    received_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-
-    __table_args__ = (Index("ix_pending_logs_project_received", "project_id", "received_at"),)
-
-
 __all__ = [
     "ApiKey",
     "Base",
     "CostSource",
     "Membership",
-    "PendingLog",
     "PendingLog",
     "PriceChange",
     "PriceOverride",
