@@ -15,8 +15,10 @@ from collector.auth import Authenticator
 from collector.metrics import CollectorMetrics
 from collector.middleware import RequestGuard
 from collector.redaction import RedactionPolicy
-from collector.routes import health, logs, scores, traces
+from collector.quota import AuthGuard, IngestQuota
+from collector.routes import health, logs, prices, scores, traces
 from core.db import make_engine, make_session_factory
+from core.prices import PriceBook
 from core.settings import Settings, get_settings
 
 
@@ -40,8 +42,11 @@ def create_app(settings: Settings) -> FastAPI:
         factory, settings.key_pepper.get_secret_value(), settings.key_cache_ttl_s
     )
     app.state.redaction = RedactionPolicy.from_settings(settings)
+    app.state.price_book = PriceBook(factory, settings.price_cache_ttl_s)
+    app.state.quota = IngestQuota(settings)
+    app.state.auth_guard = AuthGuard(settings)
     errors.install(app)
-    for module in (traces, logs, scores, health):
+    for module in (traces, logs, scores, prices, health):
         app.include_router(module.router)
     app.add_middleware(
         RequestGuard,

@@ -8,6 +8,7 @@ with a ``google.rpc.Status`` in the request's encoding, the REST API with ``{"de
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
@@ -48,6 +49,9 @@ OVERLOADED = "the collector is over its in-flight limit; retry later"
 
 def problem_for(exc: Exception) -> Problem:
     """The answer to ``exc``; unknown errors are ours (500), never a client's fault."""
+    if isinstance(exc, errors.RateLimitedError):
+        retry_after = str(max(1, math.ceil(exc.retry_after_s)))
+        return Problem(429, 8, str(exc), headers={"Retry-After": retry_after})
     for error_type, status, code in DOMAIN_ERRORS:
         if isinstance(exc, error_type):
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}

@@ -10,9 +10,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from collector import otlp
 from collector.metrics import CollectorMetrics
 from collector.normalise import normalise_batch
+from collector.quota import IngestQuota
 from collector.redaction import RedactionPolicy, redact_record
 from collector.spans import read_batch
 from core.ingest import SpanRecord, store_spans
+from core.prices import PriceBook
+from core.pricing import apply_overrides
 
 
 @dataclass(slots=True)
@@ -43,12 +46,18 @@ def ingest_export(
     encoding: otlp.Encoding,
     max_decompressed_bytes: int,
     metrics: CollectorMetrics,
+    price_book: PriceBook | None = None,
+    quota: IngestQuota | None = None,
     redaction: RedactionPolicy | None = None,
 ) -> Outcome:
     """Decompress, decode, validate, normalise and store; return only after the commit."""
     payload = otlp.decompress(body, content_encoding, max_decompressed_bytes)
     batch = read_batch(otlp.decode_request(payload, encoding))
+    if quota is not None:
+        quota.charge(project_id, len(batch.spans))
     records, failed = normalise_batch(batch.spans)
+    if price_book is not None and records:
+        apply_overrides(records, price_book.overrides(project_id))
     if redaction is not None and redaction.enabled(project_id):
         for record in records:
             redact_record(record)

@@ -41,6 +41,15 @@ class Settings(BaseSettings):
     max_in_flight: int = 64
     retry_after_s: int = 2
     key_cache_ttl_s: float = 5.0
+    price_cache_ttl_s: float = 10.0
+
+    # Token buckets in each collector process: with N replicas a project may reach N times
+    # these rates (see collector/quota.py). 0 turns a limit off.
+    ingest_spans_per_minute: int = 600_000
+    #: Per-project spans-per-minute overrides by project id, e.g. '{"3": 60000}'.
+    ingest_spans_per_minute_by_project: dict[int, int] = Field(default_factory=dict)
+    auth_failures_per_minute: int = 30
+    auth_failure_burst: int = 20
 
     #: Server-side redaction of secrets and emails in span content (collector/redaction.py).
     redaction: bool = True

@@ -37,6 +37,8 @@ async def export_traces(
         encoding=encoding,
         max_decompressed_bytes=settings.max_decompressed_bytes,
         metrics=metrics,
+        price_book=request.app.state.price_book,
+        quota=request.app.state.quota,
         redaction=request.app.state.redaction,
     )
     if outcome.rejected:
