@@ -82,9 +82,7 @@ def read_log_batch(request: ExportLogsServiceRequest, redact: bool) -> LogBatch:
                 if name not in GENAI_EVENTS:
                     batch.skipped["not a GenAI content event"] += 1
                     continue
-                if len(record.trace_id) != 16 or not any(record.trace_id) or (
-                    len(record.span_id) != 8 or not any(record.span_id)
-                ):
+                if not _has_span(record):
                     batch.rejected[NO_SPAN] += 1
                     continue
                 seq += 1
@@ -93,6 +91,11 @@ def read_log_batch(request: ExportLogsServiceRequest, redact: bool) -> LogBatch:
                 batch.by_span.setdefault(key, []).append(content)
                 batch.accepted += 1
     return batch
+
+
+def _has_span(record: LogRecord) -> bool:
+    trace_ok = len(record.trace_id) == 16 and any(record.trace_id)
+    return trace_ok and len(record.span_id) == 8 and any(record.span_id)
 
 
 def _fields(record: LogRecord, attributes: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import enum
 import json
 import re
 import zlib
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
@@ -92,9 +92,15 @@ def _inflate(data: bytes, wbits: int, cap: int) -> bytes:
     return bytes(out)
 
 
+@overload
+def decode_request(body: bytes, encoding: Encoding) -> ExportTraceServiceRequest: ...
+@overload
+def decode_request(body: bytes, encoding: Encoding, request_type: type[RequestT]) -> RequestT: ...
+
+
 def decode_request(
-    body: bytes, encoding: Encoding, request_type: type[RequestT] = ExportTraceServiceRequest
-) -> RequestT:
+    body: bytes, encoding: Encoding, request_type: type[Message] = ExportTraceServiceRequest
+) -> Message:
     """Parse an export request (traces by default); anything undecodable is a 400."""
     request = request_type()
     what = request_type.__name__

@@ -176,9 +176,7 @@ def attach_log_records(
     return len(stored), len(waiting)
 
 
-def _stash(
-    session: Session, project_id: int, by_span: dict[SpanKey, list[dict[str, Any]]]
-) -> None:
+def _stash(session: Session, project_id: int, by_span: dict[SpanKey, list[dict[str, Any]]]) -> None:
     if not by_span:
         return
     existing = {
