@@ -35,11 +35,18 @@ def same_call(a: Any, b: Any) -> bool:
         return False
     models_a = {m.lower() for m in (a.request_model, a.response_model) if m}
     models_b = {m.lower() for m in (b.request_model, b.response_model) if m}
+    cached_a = (a.cache_read_tokens or 0) + (a.cache_write_tokens or 0)
+    cached_b = (b.cache_read_tokens or 0) + (b.cache_write_tokens or 0)
+    # One side may report input without the cached part (OpenLIT with Anthropic, §8).
+    inputs = {a.input_tokens, a.input_tokens + cached_a} & {
+        b.input_tokens,
+        b.input_tokens + cached_b,
+    }
     return (
         bool(models_a & models_b)
-        and (a.input_tokens, a.output_tokens) == (b.input_tokens, b.output_tokens)
-        and (a.cache_read_tokens or 0, a.cache_write_tokens or 0)
-        == (b.cache_read_tokens or 0, b.cache_write_tokens or 0)
+        and bool(inputs)
+        and a.output_tokens == b.output_tokens
+        and cached_a == cached_b
     )
 
 

@@ -180,7 +180,7 @@ def _response_messages(raw_out: Any) -> list[m.Message] | None:
 
 _SINGLE_REASON_KEYS = ("llm.finish_reason", "gen_ai.response.finish_reason",
                        "llm.response.finish_reason", "gen_ai.response.stop_reason",
-                       "llm.response.stop_reason")  # fmt: skip
+                       "llm.response.stop_reason", "anthropic.message.stop_reason")  # fmt: skip
 
 
 def _finish_reasons(attrs: Attrs, output: list[m.Message] | None, raw_out: Any) -> list[str] | None:
