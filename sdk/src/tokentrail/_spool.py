@@ -82,14 +82,17 @@ class Spool:
         claimed = 0
         with os.scandir(self.directory) as entries:
             for entry in entries:
-                name = entry.name
-                if name.endswith(_CLAIMED):
-                    claimed += self._size_of_claim(entry)
-                    continue
                 try:
-                    parsed = _parse(name, entry.stat().st_size)
+                    size = entry.stat().st_size
+                    name = entry.name
+                    if name.endswith(_CLAIMED):
+                        name = self._release_orphan(entry)
+                        if not name:
+                            claimed += size
+                            continue
                 except OSError:
                     continue
+                parsed = _parse(name, size)
                 if parsed is not None:
                     files.append(parsed)
         files.sort(key=lambda f: f.name)
@@ -97,17 +100,13 @@ class Spool:
         self._bytes = claimed + sum(f.size for f in files)
         self._scanned_at = time.monotonic()
 
-    def _size_of_claim(self, entry: os.DirEntry[str]) -> int:
-        """Size of a claimed file; a claim whose process died is released for sending again."""
-        original, _, rest = entry.name[: -len(_CLAIMED)].rpartition(".")
-        try:
-            size = entry.stat().st_size
-            if rest.isdigit() and not _process_alive(int(rest)) and original:
-                os.replace(entry.path, os.path.join(self.directory, original))
-                return 0  # counted again as an ordinary file if this scan meets it
-        except OSError:
-            return 0
-        return size
+    def _release_orphan(self, entry: os.DirEntry[str]) -> str:
+        """Give back a claim whose process died; its original name, or "" if still claimed."""
+        original, _, pid = entry.name[: -len(_CLAIMED)].rpartition(".")
+        if not original or not pid.isdigit() or _process_alive(int(pid)):
+            return ""
+        os.replace(entry.path, os.path.join(self.directory, original))
+        return original
 
     def pending(self) -> tuple[int, int]:
         """``(files, bytes)`` known to be waiting (as of the last scan and this process)."""
