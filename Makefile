@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= 2
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e "./sdk[test]" -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e "./sdk[test]" -e ".[dev,instrumentation]"
 	touch $(STAMP)
 
 install: $(STAMP)

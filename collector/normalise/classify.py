@@ -111,7 +111,18 @@ def operation_of(attrs: Attrs) -> str | None:
     request_type = (attrs.text("llm.request.type") or "").lower()
     if request_type in _TRACELOOP_REQUEST_TYPES:
         return _TRACELOOP_REQUEST_TYPES[request_type][1]
-    return request_type or None
+    return request_type or _openinference_operation(attrs)
+
+
+def _openinference_operation(attrs: Attrs) -> str | None:
+    """OpenInference names no operation: an LLM span is a chat unless it carries prompts."""
+    kind = (attrs.text("openinference.span.kind") or "").upper()
+    if kind == "EMBEDDING":
+        return "embeddings"
+    if kind != "LLM":
+        return None
+    legacy = any(key.startswith(("llm.prompts.", "llm.choices.")) for key in attrs.span)
+    return "text_completion" if legacy else "chat"
 
 
 def canonical_provider(value: str | None) -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from collector.normalise import normalise_span
 from collector.spans import RawSpan
 from core.ingest import SpanRecord
@@ -217,3 +219,56 @@ def test_anthropic_finish_reasons_are_folded() -> None:
 
 def test_unclassifiable_span_is_other() -> None:
     assert _span({"http.method": "GET"}).kind == "other"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "gen_ai.usage.cache_write.input_tokens",  # Anthropic SDK, util-genai, newer OTel text
+        "gen_ai.usage.cache_creation.input_tokens",  # OpenLLMetry, OpenLIT, Logfire, v1.40 spec
+        "llm.token_count.prompt_details.cache_write",  # OpenInference
+        "gen_ai.usage.cache_creation_input_tokens",  # OpenLLMetry <= 0.54
+    ],
+)
+def test_both_names_for_cache_writes_fill_one_bucket(key: str) -> None:
+    span = _span({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
+                  "gen_ai.request.model": "claude-sonnet-4-5", "gen_ai.usage.input_tokens": 120,
+                  "gen_ai.usage.output_tokens": 5, key: 100})  # fmt: skip
+    assert (span.input_tokens, span.cache_write_tokens, span.cache_read_tokens) == (120, 100, None)
+
+
+def test_input_that_excludes_cached_tokens_is_made_inclusive() -> None:
+    """OpenLIT with Anthropic reports 25 where the call read 1300 tokens from the cache."""
+    span = _span({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
+                  "gen_ai.request.model": "claude-sonnet-4-5", "gen_ai.usage.input_tokens": 25,
+                  "gen_ai.usage.cache_read.input_tokens": 1000,
+                  "gen_ai.usage.cache_creation.input_tokens": 300,
+                  "gen_ai.usage.output_tokens": 5})  # fmt: skip
+    assert (span.input_tokens, span.cache_read_tokens, span.cache_write_tokens) == (1325, 1000, 300)
+    assert span.total_tokens == 1330
+
+
+def test_inclusive_input_is_left_alone() -> None:
+    span = _span({"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 1325,
+                  "gen_ai.usage.cache_read.input_tokens": 1000,
+                  "gen_ai.usage.output_tokens": 5})  # fmt: skip
+    assert span.input_tokens == 1325
+
+
+def test_anthropic_sdk_span_with_stop_reason_attribute() -> None:
+    span = _span({"gen_ai.provider.name": "anthropic", "gen_ai.operation.name": "chat",
+                  "gen_ai.response.model": "claude-sonnet-4-5-20250929",
+                  "gen_ai.usage.input_tokens": 130, "gen_ai.usage.output_tokens": 7,
+                  "anthropic.message.stop_reason": "max_tokens"})  # fmt: skip
+    assert (span.kind, span.provider, span.finish_reasons) == ("llm", "anthropic", ["length"])
+
+
+def test_openinference_llm_spans_are_chats_and_legacy_prompts_completions() -> None:
+    chat = _span({"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o"})
+    legacy = _span({"openinference.span.kind": "LLM", "llm.prompts.0.prompt.text": "Once"})
+    embedding = _span({"openinference.span.kind": "EMBEDDING"})
+    assert (chat.operation, legacy.operation, embedding.operation) == (
+        "chat",
+        "text_completion",
+        "embeddings",
+    )
