@@ -188,6 +188,10 @@ def cost_for(
     if match is None:
         return UNKNOWN
     gp_provider, gp_model = match
+    ref = f"genai-prices {genai_prices.__version__}:{gp_provider.id}/{gp_model.id}"
+    simple = _cached_simple_prices(provider or "", model, at.replace(second=0, microsecond=0))
+    if simple is not None:
+        return Price(simple.for_usage(usage).cost(usage), CostSource.COMPUTED, ref)
     calc = gp_model.calc_price(
         genai_prices.Usage(
             input_tokens=usage.input_tokens,
@@ -199,8 +203,60 @@ def cost_for(
         genai_request_timestamp=at,
         auto_update_timestamp=None,
     )
-    ref = f"genai-prices {genai_prices.__version__}:{gp_provider.id}/{gp_model.id}"
     return Price(Decimal(calc.total_price), CostSource.COMPUTED, ref)
+
+
+#: genai-prices price keys our token buckets map to one for one.
+SIMPLE_KEYS = {"input_mtok": "input", "output_mtok": "output",
+               "cache_read_mtok": "cache_read", "cache_write_mtok": "cache_write"}  # fmt: skip
+#: Prices for usage we never report (searches, 1-hour cache writes): they add nothing.
+UNREPORTED_KEYS = frozenset({"web_searches_kcount", "storage_searches_kcount",
+                             "cache_write_1h_mtok"})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class TieredBuckets:
+    """A genai-prices model price reduced to our buckets: (base, ((start, price), ...))."""
+
+    buckets: dict[str, tuple[Decimal, tuple[tuple[int, Decimal], ...]]]
+
+    def for_usage(self, usage: TokenUsage) -> BucketPrices:
+        """Each bucket's rate for this call: a tier applies once input is above its start."""
+        rates: dict[str, Decimal] = {}
+        for name, (base, tiers) in self.buckets.items():
+            rates[name] = next(
+                (price for start, price in reversed(tiers) if usage.input_tokens > start), base
+            )
+        return BucketPrices(**rates)
+
+
+@lru_cache(maxsize=4096)
+def _cached_simple_prices(provider: str, model: str, minute: datetime) -> TieredBuckets | None:
+    match = _find_model(provider, model)
+    return None if match is None else simple_prices(match[1], minute)
+
+
+def simple_prices(gp_model: Any, minute: datetime) -> TieredBuckets | None:
+    """The model's prices at ``minute`` when they are plain token prices, else None.
+
+    genai-prices' general calculation costs about half a millisecond per call; for plain
+    token prices the same arithmetic on Decimals gives the identical result (a test compares
+    the two over the whole price table), so it is done here with the resolved prices cached.
+    """
+    model_price = gp_model.get_prices(minute)
+    fields = {k: v for k, v in vars(model_price).items() if v is not None and k[0] != "_"}
+    if "input_mtok" not in fields or "output_mtok" not in fields:
+        return None
+    if set(fields) - set(SIMPLE_KEYS) - UNREPORTED_KEYS:
+        return None
+    buckets = {}
+    for key, name in SIMPLE_KEYS.items():
+        value = fields.get(key)
+        if isinstance(value, Decimal):
+            buckets[name] = (value, ())
+        elif value is not None:
+            buckets[name] = (value.base, tuple((t.start, t.price) for t in value.tiers))
+    return TieredBuckets(buckets)
 
 
 def apply_overrides(records: Iterable[SpanRecord], overrides: Sequence[OverridePrice]) -> int:

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 import psycopg
+import psycopg.errors
 from psycopg.types.json import Jsonb
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import types as sa_types
@@ -73,6 +74,10 @@ def _statements() -> tuple[str, str, str]:
 def copy_spans(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
     """Insert ``rows`` (``spans`` column → value) once; return the keys that were new.
 
+    New spans, the usual case, are copied straight into ``spans`` inside a savepoint; if any
+    of them already exists (a re-send), the savepoint is rolled back and the batch goes
+    through the staging table, whose INSERT skips what is already stored.
+
     Runs in the session's transaction, so the spans commit (or not) with everything else the
     caller does. Driver errors are raised as SQLAlchemy errors, like every other statement,
     so the collector maps them (bad value → 400, lost connection → 503) in one place.
@@ -82,20 +87,43 @@ def copy_spans(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[st
     connection = session.connection()
     raw = connection.connection.driver_connection
     assert isinstance(raw, psycopg.Connection)
-    create, copy, insert = _statements()
     names, types = staged_columns()
     wraps = [_as_json if t == "jsonb" else _as_is for t in types]
+    values = [[wrap(row[name]) for name, wrap in zip(names, wraps, strict=True)] for row in rows]
     try:
         with raw.cursor() as cursor:
-            cursor.execute(create)
-            with cursor.copy(copy) as writer:
-                writer.set_types(list(types))
-                for row in rows:
-                    writer.write_row([wrap(row[name]) for name, wrap in zip(names, wraps)])
-            cursor.execute(insert)
-            return {(trace_id, span_id) for trace_id, span_id in cursor.fetchall()}
+            if _copy_new(raw, cursor, values):
+                return {(row["trace_id"], row["span_id"]) for row in rows}
+            return _copy_staged(cursor, values)
     except psycopg.Error as exc:
         raise _wrapped(connection, exc) from exc
+
+
+def _copy(cursor: psycopg.Cursor[Any], statement: str, values: list[list[Any]]) -> None:
+    with cursor.copy(statement) as writer:
+        writer.set_types(list(staged_columns()[1]))
+        for row in values:
+            writer.write_row(row)
+
+
+def _copy_new(
+    raw: psycopg.Connection[Any], cursor: psycopg.Cursor[Any], values: list[list[Any]]
+) -> bool:
+    """Copy straight into ``spans``; False (and nothing written) if a span already exists."""
+    try:
+        with raw.transaction():  # a savepoint inside the session's transaction
+            _copy(cursor, _statements()[1].replace(STAGE, "spans", 1), values)
+    except psycopg.errors.UniqueViolation:
+        return False
+    return True
+
+
+def _copy_staged(cursor: psycopg.Cursor[Any], values: list[list[Any]]) -> set[tuple[str, str]]:
+    create, copy, insert = _statements()
+    cursor.execute(create)
+    _copy(cursor, copy, values)
+    cursor.execute(insert)
+    return {(trace_id, span_id) for trace_id, span_id in cursor.fetchall()}
 
 
 def _as_json(value: Any) -> Jsonb:

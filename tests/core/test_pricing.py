@@ -148,3 +148,30 @@ def test_apply_overrides_reprices_matching_records_and_keeps_reported_costs() ->
     assert (estimated.price_ref, estimated.cost_source) == ("override:7", "estimated")
     assert reported.cost == Decimal(9)
     assert no_usage.price_ref == tool.price_ref == "genai-prices"
+
+
+def test_fast_path_equals_genai_prices_over_the_whole_price_table() -> None:
+    import genai_prices
+    from genai_prices import data_snapshot
+
+    from core.pricing import simple_prices
+
+    usages = [TokenUsage(1_234, 567, cache_read_tokens=200, cache_write_tokens=100),
+              TokenUsage(250_001, 3_000, cache_read_tokens=50_000, reasoning_tokens=1_000)]  # fmt: skip
+    compared = 0
+    for provider in data_snapshot.get_snapshot().providers:
+        for model in provider.models:
+            simple = simple_prices(model, AT)
+            if simple is None:
+                continue
+            for usage in usages:
+                slow = model.calc_price(
+                    genai_prices.Usage(input_tokens=usage.input_tokens,
+                                       output_tokens=usage.output_tokens,
+                                       cache_read_tokens=usage.cache_read_tokens,
+                                       cache_write_tokens=usage.cache_write_tokens),
+                    provider, genai_request_timestamp=AT, auto_update_timestamp=None,
+                )  # fmt: skip
+                assert simple.for_usage(usage).cost(usage) == slow.total_price, model.id
+                compared += 1
+    assert compared > 1_000
