@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core.models import Span, SpanKind
+from core.pending_logs import key_in
 
 if TYPE_CHECKING:  # core.ingest calls into this module
     from core.ingest import SpanRecord
@@ -82,9 +83,9 @@ def _mark_against_stored(
         return 0
     parents = sorted({(r.trace_id, r.parent_span_id) for r in records if r.parent_span_id})
     own = sorted((r.trace_id, r.span_id) for r in records)
-    conditions = [tuple_(Span.trace_id, Span.parent_span_id).in_(own)]
+    conditions = [key_in(Span.trace_id, Span.parent_span_id, own)]
     if parents:
-        conditions.append(tuple_(Span.trace_id, Span.span_id).in_(parents))
+        conditions.append(key_in(Span.trace_id, Span.span_id, parents))
     stored = session.execute(
         select(Span.trace_id, Span.span_id, Span.parent_span_id, Span.request_model,
                Span.response_model, Span.input_tokens, Span.output_tokens,

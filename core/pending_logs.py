@@ -18,7 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, text, tuple_, update
+from sqlalchemy import ColumnElement, Text, delete, func, literal, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -49,6 +50,21 @@ class LogContent:
     input_text: str | None = None
     output_text: str | None = None
     finish_reasons: list[str] | None = None
+
+
+def key_in(trace_column: Any, span_column: Any, keys: Iterable[SpanKey]) -> ColumnElement[bool]:
+    """``(trace_column, span_column)`` is one of ``keys``, sent as two arrays (a batch may hold
+    ten thousand spans: a literal IN list that long overflows PostgreSQL's parser stack)."""
+    ordered = sorted(set(keys))
+    pairs = (
+        func.unnest(
+            literal([k[0] for k in ordered], ARRAY(Text)),
+            literal([k[1] for k in ordered], ARRAY(Text)),
+        )
+        .table_valued("trace_id", "span_id")
+        .render_derived(name="wanted")
+    )
+    return tuple_(trace_column, span_column).in_(select(pairs.c.trace_id, pairs.c.span_id))
 
 
 def lock_traces(session: Session, project_id: int, trace_ids: Iterable[str]) -> None:
@@ -161,7 +177,7 @@ def attach_log_records(
     rows = session.execute(
         select(Span.trace_id, Span.span_id, Span.input, Span.output, Span.finish_reasons,
                Span.details)
-        .where(Span.project_id == project_id, tuple_(Span.trace_id, Span.span_id).in_(keys))
+        .where(Span.project_id == project_id, key_in(Span.trace_id, Span.span_id, keys))
         .order_by(Span.trace_id, Span.span_id)
         .with_for_update()
     ).all()  # fmt: skip
@@ -184,7 +200,7 @@ def _stash(session: Session, project_id: int, by_span: dict[SpanKey, list[dict[s
         for row in session.execute(
             select(PendingLog.trace_id, PendingLog.span_id, PendingLog.records)
             .where(PendingLog.project_id == project_id,
-                   tuple_(PendingLog.trace_id, PendingLog.span_id).in_(sorted(by_span)))
+                   key_in(PendingLog.trace_id, PendingLog.span_id, by_span))
         )
     }  # fmt: skip
     rows = [
@@ -216,7 +232,7 @@ def apply_pending_logs(
     taken = session.execute(
         delete(PendingLog)
         .where(PendingLog.project_id == project_id,
-               tuple_(PendingLog.trace_id, PendingLog.span_id).in_(sorted(by_key)))
+               key_in(PendingLog.trace_id, PendingLog.span_id, by_key))
         .returning(PendingLog.trace_id, PendingLog.span_id, PendingLog.records)
     ).all()  # fmt: skip
     for row in sorted(taken, key=lambda r: (r.trace_id, r.span_id)):
