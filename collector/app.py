@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from collector import errors
 from collector.auth import Authenticator
+from collector.committer import Committer
 from collector.metrics import CollectorMetrics
 from collector.middleware import RequestGuard
 from collector.redaction import RedactionPolicy
@@ -27,8 +28,9 @@ def create_app(settings: Settings) -> FastAPI:
     engine = make_engine(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(started: FastAPI) -> AsyncIterator[None]:
         yield
+        started.state.committer.close()
         engine.dispose()
 
     app = FastAPI(title="TokenTrail collector", version="0.1.0", lifespan=lifespan)
@@ -43,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.redaction = RedactionPolicy.from_settings(settings)
     app.state.price_book = PriceBook(factory, settings.price_cache_ttl_s)
+    app.state.committer = Committer(factory, settings)
     app.state.quota = IngestQuota(settings)
     app.state.auth_guard = AuthGuard(settings)
     errors.install(app)

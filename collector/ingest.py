@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import otlp
+from collector.committer import Committer
 from collector.metrics import CollectorMetrics
 from collector.normalise import normalise_batch
 from collector.quota import IngestQuota
@@ -48,6 +49,7 @@ def ingest_export(
     metrics: CollectorMetrics,
     price_book: PriceBook | None = None,
     quota: IngestQuota | None = None,
+    committer: Committer | None = None,
     redaction: RedactionPolicy | None = None,
 ) -> Outcome:
     """Decompress, decode, validate, normalise and store; return only after the commit."""
@@ -62,7 +64,9 @@ def ingest_export(
         for record in records:
             redact_record(record)
     outcome = Outcome(accepted=len(records), rejected=batch.rejected + failed)
-    if records:
+    if records and committer is not None:
+        outcome.stored = committer.store(project_id, records)
+    elif records:
         with factory.begin() as session:
             outcome.stored = store_spans(session, project_id, records)
     _count(metrics, outcome, batch.skipped, records)

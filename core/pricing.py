@@ -249,7 +249,7 @@ def simple_prices(gp_model: Any, minute: datetime) -> TieredBuckets | None:
         return None
     if set(fields) - set(SIMPLE_KEYS) - UNREPORTED_KEYS:
         return None
-    buckets = {}
+    buckets: dict[str, tuple[Decimal, tuple[tuple[int, Decimal], ...]]] = {}
     for key, name in SIMPLE_KEYS.items():
         value = fields.get(key)
         if isinstance(value, Decimal):

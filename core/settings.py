@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     ingest_spans_per_minute_by_project: dict[int, int] = Field(default_factory=dict)
     auth_failures_per_minute: int = 30
     auth_failure_burst: int = 20
+    #: Writer threads for group commit, and the most spans one shared transaction takes.
+    ingest_writers: int = 4
+    ingest_group_max_spans: int = 4096
 
     #: Server-side redaction of secrets and emails in span content (collector/redaction.py).
     redaction: bool = True

@@ -39,6 +39,7 @@ async def export_traces(
         metrics=metrics,
         price_book=request.app.state.price_book,
         quota=request.app.state.quota,
+        committer=request.app.state.committer,
         redaction=request.app.state.redaction,
     )
     if outcome.rejected:

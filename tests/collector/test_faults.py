@@ -27,6 +27,8 @@ import httpx
 import psutil
 import psycopg
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DataError
 
 from core import keys
 from core.db import make_engine, make_session_factory
@@ -230,7 +232,7 @@ def test_collector_killed_under_load_loses_no_acknowledged_span(
             sender = Sender(base, target.key, threads=3)
             sender._next = round_ * 100_000  # each round sends new spans
             with sender.running():
-                wait_until(lambda s=sender: len(s.acked) >= 40, 15, "acknowledged batches")
+                wait_until(lambda s=sender: len(s.acked) >= 40, 30, "acknowledged batches")
                 time.sleep(rng.uniform(0.05, 0.8))
                 process.send_signal(signal.SIGKILL)
                 process.wait()
@@ -341,3 +343,44 @@ def test_overload_is_refused_fast_with_bounded_memory_and_recovers(
     assert peak - baseline < 300 * 2**20
     assert after.status_code == 200
     assert sender.acked <= stored_ids(own_postgres, target.database)
+
+
+def test_a_bad_batch_sharing_a_transaction_fails_alone(
+    settings: Settings, session_factory: Any, project: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    from collector.committer import Committer
+    from core.ingest import SpanRecord
+
+    def record(trace_id: str) -> SpanRecord:
+        moment = datetime(2026, 11, 1, tzinfo=UTC)
+        return SpanRecord(trace_id=trace_id, span_id="b" * 16, name="x", start_time=moment,
+                          end_time=moment)  # fmt: skip
+
+    committer = Committer(session_factory, settings.model_copy(update={"ingest_writers": 1}))
+    results: dict[str, Any] = {}
+
+    def store(label: str, trace_id: str) -> None:
+        try:
+            results[label] = committer.store(project.id, [record(trace_id)])
+        except Exception as exc:
+            results[label] = exc
+
+    with session_factory() as blocker:
+        blocker.execute(text("LOCK TABLE spans IN EXCLUSIVE MODE"))
+        first = threading.Thread(target=store, args=("first", "1" * 32))
+        first.start()
+        time.sleep(0.3)  # the only writer now waits on the lock with the first batch
+        rest = [threading.Thread(target=store, args=(label, trace_id))
+                for label, trace_id in (("good", "2" * 32), ("bad", "3" * 33))]  # fmt: skip
+        for thread in rest:
+            thread.start()
+        time.sleep(0.3)  # both queue up behind the first and will share a transaction
+        blocker.rollback()
+    for thread in [first, *rest]:
+        thread.join()
+    committer.close()
+    assert results["first"] == 1
+    assert results["good"] == 1
+    assert isinstance(results["bad"], DataError)
