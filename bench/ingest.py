@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest.py            # full run, updates docs/benchmarks.md
     .venv/bin/python bench/ingest.py --quick    # small run, prints only
+    .venv/bin/python bench/ingest.py --no-phoenix --no-docs   # TokenTrail and COPY only
 
 Each system gets a fresh database on the same PostgreSQL and the same OTLP protobuf load
 (realistic LLM spans, 1-2 KB prompts). "Persisted" counts rows in the database, so a server
@@ -219,14 +220,15 @@ def write_docs(section: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spans", type=int, default=10_240, help="spans per run")
+    parser.add_argument("--spans", type=int, default=4_096, help="spans per run")
     parser.add_argument("--batches", type=int, nargs="+", default=[100, 512])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--no-phoenix", action="store_true")
+    parser.add_argument("--no-docs", action="store_true", help="print only")
     parser.add_argument("--quick", action="store_true", help="2,048 spans per run, no docs")
     args = parser.parse_args()
     if args.quick:
-        args.spans = 2_048
+        args.spans, args.no_docs = 2_048, True
     load_before = os.getloadavg()
     print(HEADER, flush=True)
     ours = tokentrail_runs(args)
@@ -245,7 +247,7 @@ def main() -> None:
         *(f"- binary COPY ceiling, batch {b}: {rate:,.0f} spans/s" for b, rate in
           sorted(ceiling.items())), *lines, "",
     ])  # fmt: skip
-    if not args.quick:
+    if not args.no_docs:
         write_docs(section)
 
 
