@@ -59,6 +59,17 @@ def _message_of(exc: BaseException) -> str:
         return "<unprintable exception>"
 
 
+_UNSET: Any = object()
+
+
+def _snapshot(values: Mapping[str, Any]) -> dict[str, Any]:
+    snapshot = dict(values)
+    for key in ("messages", "input", "contents"):
+        if isinstance(snapshot.get(key), list):
+            snapshot[key] = list(snapshot[key])
+    return snapshot
+
+
 class LiveSpan:
     """A started OTel span plus what TokenTrail needs to finish it."""
 
@@ -80,7 +91,8 @@ class LiveSpan:
             name, start_time=start_time, attributes={KIND: kind, **(attributes or {})}
         )
         self.started = time.monotonic()
-        self.input_json: str | None = None
+        self._input_json: str | None = None
+        self._input_pending: Any = _UNSET
         self.llm_kwargs: dict[str, Any] | None = None
         self.llm_messages: Any = None
         self.stream: StreamAccumulator | None = None
@@ -114,16 +126,31 @@ class LiveSpan:
         """Remember the input (serialised now: arguments may be mutated by the call)."""
         try:
             self.capture_input = capture and self.content
-            if self.capture_input:
+            llm_call = call_kwargs is not None and any(key in call_kwargs for key in _LLM_KWARGS)
+            if self.capture_input and not (llm_call and isinstance(value, dict)):
                 self.input_json = to_json(value)
-            if call_kwargs and any(key in call_kwargs for key in _LLM_KWARGS):
-                snapshot = dict(call_kwargs)
-                for key in ("messages", "input", "contents"):
-                    if isinstance(snapshot.get(key), list):
-                        snapshot[key] = list(snapshot[key])
+            if call_kwargs and llm_call:
+                snapshot = _snapshot(call_kwargs)
                 self.llm_kwargs = snapshot
+                if self.capture_input and isinstance(value, dict):
+                    # An LLM response will record these as gen_ai.input.messages: serialise
+                    # the arguments only if it does not come (lists copied against mutation).
+                    self._input_pending = _snapshot(value)
         except Exception as exc:
             report_internal_error("span.set_input", exc)
+
+    @property
+    def input_json(self) -> str | None:
+        """The arguments as JSON (serialised on first use when they were kept for later)."""
+        if self._input_pending is not _UNSET:
+            pending, self._input_pending = self._input_pending, _UNSET
+            self._input_json = to_json(pending)
+        return self._input_json
+
+    @input_json.setter
+    def input_json(self, value: str | None) -> None:
+        self._input_json = value
+        self._input_pending = _UNSET
 
     # --- outcomes ------------------------------------------------------------------------
 

@@ -22,6 +22,12 @@ def get(obj: Any, *names: str) -> Any:
     """The first of ``names`` present and not ``None`` on ``obj`` (a mapping or an object)."""
     if obj is None:
         return None
+    if type(obj) is dict:  # the common case, without the ABC check below
+        for name in names:
+            value = obj.get(name)
+            if value is not None:
+                return value
+        return None
     for name in names:
         if isinstance(obj, Mapping):
             value = obj.get(name)

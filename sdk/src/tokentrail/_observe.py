@@ -31,7 +31,15 @@ R = TypeVar("R")
 class _Spec:
     """What the decorator was told, and the wrapped function's signature (read once)."""
 
-    __slots__ = ("capture_input", "capture_output", "kind", "name", "signature", "skip_first")
+    __slots__ = (
+        "capture_input",
+        "capture_output",
+        "keyword_names",
+        "kind",
+        "name",
+        "signature",
+        "skip_first",
+    )
 
     def __init__(
         self,
@@ -45,15 +53,24 @@ class _Spec:
         self.kind = kind
         self.capture_input = capture_input
         self.capture_output = capture_output
+        self.keyword_names: frozenset[str] = frozenset()
         try:
             self.signature: inspect.Signature | None = inspect.signature(func)
             first = next(iter(self.signature.parameters), None)
             self.skip_first = first in ("self", "cls")
+            self.keyword_names = frozenset(
+                name
+                for name, p in self.signature.parameters.items()
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            )
         except (TypeError, ValueError):
             self.signature = None
             self.skip_first = False
 
     def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if not args and kwargs.keys() <= self.keyword_names and not self.skip_first:
+            # Keywords only, all named parameters: what binding would give, without binding.
+            return dict(kwargs)
         if self.signature is not None:
             try:
                 bound = self.signature.bind_partial(*args, **kwargs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import json
 import math
 import re
@@ -31,12 +32,17 @@ _DENY_KEY = re.compile(
     r"private[_-]?key|session[_-]?key|access[_-]?key|signature|x-api-key",
     re.IGNORECASE,
 )
+# Every key _DENY_KEY matches contains one of these: plain substring tests are much faster than
+# the pattern over a whole text, and a false alarm only sends the value down the slow path.
+_SECRET_FRAGMENTS = ("pass", "secret", "token", "key", "auth", "cookie", "credential", "signature")
 # Keys like "max_tokens" or "input_tokens" are counts, not secrets.
 _ALLOW_KEY = re.compile(r"(^|_)(max|input|output|total|prompt|completion)_?tokens?$|tokens$", re.I)
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """Whether a mapping key names a secret (password, api_key, authorization, cookie, …)."""
+    # Cached: the same few keys ("role", "content", "messages"…) come back on every call.
     return bool(_DENY_KEY.search(key)) and not _ALLOW_KEY.search(key)
 
 
@@ -89,6 +95,20 @@ def _text(value: str, budget: _Budget) -> str:
 def _walk(value: Any, depth: int, budget: _Budget, seen: set[int]) -> Any:
     if budget.left <= 0:
         return TRUNCATED
+    kind = type(value)
+    # Exact-type fast paths for what calls carry most (str, int, dict, list): the isinstance
+    # chain below, with its ABC checks, is the slow general case.
+    if kind is str:
+        return _text(value, budget)
+    if kind is int:
+        budget.left -= 6
+        return value
+    if kind is not dict and kind is not list:
+        return _walk_scalar(value, depth, budget, seen)
+    return _walk_nested(value, depth, budget, seen)
+
+
+def _walk_scalar(value: Any, depth: int, budget: _Budget, seen: set[int]) -> Any:
     if value is None or isinstance(value, bool | int):
         budget.left -= 6
         if isinstance(value, enum.Enum):
@@ -107,6 +127,10 @@ def _walk(value: Any, depth: int, budget: _Budget, seen: set[int]) -> Any:
         return _text(str(value), budget)
     if isinstance(value, enum.Enum):
         return _walk(value.value, depth, budget, seen)
+    return _walk_nested(value, depth, budget, seen)
+
+
+def _walk_nested(value: Any, depth: int, budget: _Budget, seen: set[int]) -> Any:
     if depth >= MAX_DEPTH:
         return _text(f"<{type(value).__qualname__}: depth limit>", budget)
     ident = id(value)
@@ -120,7 +144,7 @@ def _walk(value: Any, depth: int, budget: _Budget, seen: set[int]) -> Any:
 
 
 def _walk_container(value: Any, depth: int, budget: _Budget, seen: set[int]) -> Any:
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         out: dict[str, Any] = {}
         try:
             items = list(value.items())
@@ -134,7 +158,7 @@ def _walk_container(value: Any, depth: int, budget: _Budget, seen: set[int]) -> 
             budget.left -= len(name) + 4
             out[name] = REDACTED if is_secret_key(name) else _walk(item, depth + 1, budget, seen)
         return out
-    if isinstance(value, list | tuple | set | frozenset):
+    if type(value) is list or isinstance(value, list | tuple | set | frozenset):
         seq = list(value)
         result = []
         for i, item in enumerate(seq):
@@ -154,8 +178,33 @@ def to_plain(value: Any, max_bytes: int = MAX_VALUE_BYTES) -> Any:
     return _walk(value, 0, _Budget(max_bytes), set())
 
 
+def _plain_json(value: Any, max_bytes: int) -> str | None:
+    """JSON of ``value`` when it is small, plain data with no key that could name a secret.
+
+    The fast path of :func:`to_json`: ``json.dumps`` in C instead of the walk. Anything it cannot
+    take as is (objects, sets, NaN, cycles, deep nesting) raises, and the walk takes over; so does
+    any text the secret-key pattern matches anywhere (keys or values: a false alarm only costs
+    the slow path).
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if len(text) > max_bytes:
+        return None
+    low = text.lower()
+    for fragment in _SECRET_FRAGMENTS:
+        if fragment in low:
+            return None
+    return text
+
+
 def to_json(value: Any, max_bytes: int = MAX_VALUE_BYTES) -> str:
     """Bounded JSON text for ``value``; strings are kept as JSON strings too."""
+    if type(value) is dict or type(value) is list:
+        fast = _plain_json(value, max_bytes)
+        if fast is not None:
+            return fast
     text = json.dumps(to_plain(value, max_bytes), ensure_ascii=False, default=str)
     if len(text) > max_bytes * 2:
         # The running budget is approximate (escapes, separators): a hard cap, still valid JSON.

@@ -1,0 +1,525 @@
+"""What ``@tokentrail.observe`` costs the host app, next to a bare OpenTelemetry span and Langfuse.
+
+One command, from the repository root::
+
+    .venv/bin/python bench/sdk_overhead.py            # writes the "SDK overhead" section
+    .venv/bin/python bench/sdk_overhead.py --quick    # smaller counts, prints only
+
+What it measures, each variant in a fresh process, against a loopback OTLP receiver (a
+subprocess that decodes and counts spans and answers 200):
+
+* per-call overhead (p50, p99) of a decorated trivial function returning a chat-completion-shaped
+  dict, over the same function undecorated: TokenTrail with the receiver up, TokenTrail with the
+  endpoint dead, a bare OpenTelemetry span carrying the same attributes (``BatchSpanProcessor`` +
+  OTLP/HTTP exporter), and Langfuse's ``@observe`` (installed only in ``bench/.venv-bench``, which
+  this script creates on first use; ``--no-langfuse`` skips it);
+* the share of spans delivered at the benchmark's call rate (TokenTrail and the bare OTel span);
+* RSS growth over 1,000,000 calls with the collector dead, and process exit time then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_VENV = ROOT / "bench" / ".venv-bench"
+DOC = ROOT / "docs" / "benchmarks.md"
+SECTION = "## SDK overhead"
+MIB = 1024 * 1024
+
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+def chat(messages: list[dict[str, str]]) -> dict[str, Any]:
+    """The function under test: what an OpenAI chat completion looks like, built per call."""
+    return {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1_790_000_000,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Paris."},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 14, "completion_tokens": 2, "total_tokens": 16},
+    }
+
+
+# --- the loopback receiver ------------------------------------------------------------------
+
+
+def run_receiver() -> None:
+    """Accept OTLP/HTTP (protobuf, gzip or not) on any path; count spans; GET /count reports."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    counted = [0]
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def _answer(self, body: bytes, content_type: str = "application/json") -> None:
+            self.send_response(200)
+            self.send_header("content-type", content_type)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            with lock:
+                body = json.dumps({"spans": counted[0]}).encode()
+            self._answer(body)
+
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+            if self.path.endswith("/v1/traces"):
+                if self.headers.get("content-encoding") == "gzip":
+                    raw = gzip.decompress(raw)
+                request = ExportTraceServiceRequest()
+                request.ParseFromString(raw)
+                n = sum(
+                    len(scope.spans)
+                    for resource in request.resource_spans
+                    for scope in resource.scope_spans
+                )
+                with lock:
+                    counted[0] += n
+                self._answer(b"", "application/x-protobuf")
+                return
+            self._answer(b"{}")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+def received(url: str) -> int:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/count", timeout=5) as response:
+        return int(json.loads(response.read())["spans"])
+
+
+def dead_endpoint() -> str:
+    """A loopback port with nothing listening: every connection is refused."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}"
+
+
+# --- variants (each runs in its own process) ------------------------------------------------
+
+
+def otel_attributes(messages: list[dict[str, str]], result: dict[str, Any]) -> dict[str, Any]:
+    """What a hand-written OTel span records to carry what TokenTrail records for this call."""
+    choice = result["choices"][0]
+    usage = result["usage"]
+    return {
+        "tokentrail.span.kind": "llm",
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.response.model": result["model"],
+        "gen_ai.response.id": result["id"],
+        "gen_ai.usage.input_tokens": usage["prompt_tokens"],
+        "gen_ai.usage.output_tokens": usage["completion_tokens"],
+        "gen_ai.response.finish_reasons": [choice["finish_reason"]],
+        "gen_ai.input.messages": json.dumps(
+            [
+                {"role": m["role"], "parts": [{"type": "text", "content": m["content"]}]}
+                for m in messages
+            ]
+        ),
+        "gen_ai.output.messages": json.dumps(
+            [
+                {
+                    "role": choice["message"]["role"],
+                    "parts": [{"type": "text", "content": choice["message"]["content"]}],
+                    "finish_reason": choice["finish_reason"],
+                }
+            ]
+        ),
+    }
+
+
+def decorate(variant: str, endpoint: str) -> tuple[Any, Any]:
+    """The decorated function of a variant, and a ``finish()`` that flushes and shuts down."""
+    if variant.startswith("tokentrail"):
+        import tokentrail
+
+        tokentrail.configure(endpoint=endpoint, service="bench")
+        decorated = tokentrail.observe(name="chat", kind="llm")(chat)
+
+        def finish() -> dict[str, Any]:
+            tokentrail.flush(10.0)
+            stats = tokentrail.stats()
+            tokentrail.shutdown(1.0)
+            return {"dropped": stats["dropped_by_reason"]}
+
+        return decorated, finish
+    if variant == "otel":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        provider = TracerProvider(resource=Resource.create({"service.name": "bench"}))
+        provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces"))
+        )
+        tracer = provider.get_tracer("bench")
+
+        def otel_chat(messages: list[dict[str, str]]) -> dict[str, Any]:
+            with tracer.start_as_current_span("chat") as span:
+                result = chat(messages)
+                span.set_attributes(otel_attributes(messages, result))
+                return result
+
+        def finish_otel() -> dict[str, Any]:
+            provider.force_flush(10_000)
+            provider.shutdown()
+            return {}
+
+        return otel_chat, finish_otel
+    if variant == "langfuse":
+        os.environ.update(
+            LANGFUSE_PUBLIC_KEY="pk-lf-bench",
+            LANGFUSE_SECRET_KEY="sk-lf-bench",
+            LANGFUSE_HOST=endpoint,
+            LANGFUSE_BASE_URL=endpoint,
+        )
+        from langfuse import get_client, observe  # type: ignore[import-not-found]
+
+        decorated = observe(name="chat", as_type="generation")(chat)
+
+        def finish_langfuse() -> dict[str, Any]:
+            client = get_client()
+            client.flush()
+            client.shutdown()
+            return {}
+
+        return decorated, finish_langfuse
+    raise SystemExit(f"unknown variant {variant}")
+
+
+def percentile(values: list[int], q: float) -> float:
+    ordered = sorted(values)
+    return float(ordered[min(int(q * len(ordered)), len(ordered) - 1)])
+
+
+def run_variant(variant: str, endpoint: str, calls: int) -> None:
+    """Time ``calls`` plain and decorated calls, interleaved in blocks; print one JSON line."""
+    decorated, finish = decorate(variant, endpoint)
+    for _ in range(2000):  # warm-up: caches, lazily started threads
+        chat(messages=QUESTION)
+    block = 1000
+    plain: list[int] = []
+    timed: list[int] = []
+    clock = time.perf_counter_ns
+    started = time.perf_counter()
+    done = 0
+    while done < calls:
+        for _ in range(block):
+            t0 = clock()
+            chat(messages=QUESTION)
+            plain.append(clock() - t0)
+        for _ in range(block):
+            t0 = clock()
+            decorated(messages=QUESTION)
+            timed.append(clock() - t0)
+        done += block
+    elapsed = time.perf_counter() - started
+    extra = finish()
+    print(
+        json.dumps(
+            {
+                "variant": variant,
+                "calls": done,
+                "plain_p50_us": percentile(plain, 0.5) / 1000,
+                "plain_p99_us": percentile(plain, 0.99) / 1000,
+                "p50_us": percentile(timed, 0.5) / 1000,
+                "p99_us": percentile(timed, 0.99) / 1000,
+                "decorated_rate_per_s": done / (sum(timed) / 1e9),
+                "loop_seconds": elapsed,
+                **extra,
+            }
+        ),
+        flush=True,
+    )
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def run_outage(endpoint: str, calls: int) -> None:
+    """RSS growth over ``calls`` TokenTrail calls with the collector dead, after a warm-up."""
+    import tokentrail
+
+    tokentrail.configure(endpoint=endpoint, service="bench")
+    decorated = tokentrail.observe(name="chat", kind="llm")(chat)
+    for _ in range(50_000):
+        decorated(messages=QUESTION)
+    before = rss_bytes()
+    started = time.perf_counter()
+    for _ in range(calls):
+        decorated(messages=QUESTION)
+    elapsed = time.perf_counter() - started
+    after = rss_bytes()
+    stats = tokentrail.stats()
+    balanced = (
+        stats["exported"] + stats["dropped"] + stats["queued"] + stats["spooled"]
+        == stats["created"]
+    )
+    print(
+        json.dumps(
+            {
+                "calls": calls,
+                "rss_before_mib": before / MIB,
+                "rss_after_mib": after / MIB,
+                "growth_mib": (after - before) / MIB,
+                "seconds": elapsed,
+                "balanced": balanced,
+            }
+        ),
+        flush=True,
+    )
+    print("READY", flush=True)  # the parent times the exit from here
+
+
+# --- orchestration --------------------------------------------------------------------------
+
+
+def sub(python: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    out = subprocess.run(
+        [python, __file__, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
+        timeout=1800,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def measure_exit(endpoint: str, calls: int) -> dict[str, Any]:
+    """Run the outage program; time from its last line to its exit (the atexit flush)."""
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--outage", endpoint, "--calls", str(calls)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    report = json.loads(process.stdout.readline())
+    assert process.stdout.readline().strip() == "READY"
+    ready = time.monotonic()
+    process.wait(timeout=60)
+    report["exit_seconds"] = time.monotonic() - ready
+    process.stdout.close()
+    return report
+
+
+def langfuse_python() -> str | None:
+    python = BENCH_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
+        (BENCH_VENV / ".gitignore").write_text("*\n")
+    probe = subprocess.run([str(python), "-c", "import langfuse"], capture_output=True)
+    if probe.returncode != 0:
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "langfuse"],
+            check=True,
+        )
+    version = subprocess.run(
+        [str(python), "-c", "import importlib.metadata as m; print(m.version('langfuse'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    os.environ["BENCH_LANGFUSE_VERSION"] = version.stdout.strip()
+    return str(python)
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as info:
+        ram_kib = int(info.readline().split()[1])
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gib": round(ram_kib / 1024 / 1024, 1),
+        "python": platform.python_version(),
+    }
+
+
+def orchestrate(args: argparse.Namespace) -> None:
+    calls = 20_000 if args.quick else 100_000
+    outage_calls = 100_000 if args.quick else 1_000_000
+    load_before = os.getloadavg()
+    receiver = subprocess.Popen(
+        [sys.executable, __file__, "--receiver"], stdout=subprocess.PIPE, text=True
+    )
+    assert receiver.stdout is not None
+    url = f"http://127.0.0.1:{receiver.stdout.readline().strip()}"
+    results: dict[str, Any] = {}
+    try:
+        plans: list[tuple[str, str, str]] = [
+            ("tokentrail", sys.executable, url),
+            ("tokentrail_dead", sys.executable, dead_endpoint()),
+            ("otel", sys.executable, url),
+        ]
+        if not args.no_langfuse:
+            python = langfuse_python()
+            if python:
+                plans.append(("langfuse", python, url))
+        for name, python, endpoint in plans:
+            before = received(url)
+            variant = "tokentrail" if name == "tokentrail_dead" else name
+            result = sub(python, "--variant", variant, endpoint, "--calls", str(calls))
+            time.sleep(0.5)
+            result["delivered"] = (received(url) - before) / result["calls"]
+            results[name] = result
+            print(json.dumps({name: result}), flush=True)
+        results["outage"] = measure_exit(dead_endpoint(), outage_calls)
+        print(json.dumps({"outage": results["outage"]}), flush=True)
+    finally:
+        receiver.terminate()
+        receiver.wait()
+    results["load"] = {"before": load_before, "after": os.getloadavg()}
+    results["machine"] = machine()
+    if not args.quick:
+        write_doc(results)
+    print(render(results))
+
+
+def render(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    ours, dead, otel = results["tokentrail"], results["tokentrail_dead"], results["otel"]
+    lf = results.get("langfuse")
+
+    def over(r: dict[str, Any], q: str) -> float:
+        return float(r[f"{q}_us"] - r[f"plain_{q}_us"])
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}×" if b > 0 else "n/a"
+
+    rows = [
+        ("TokenTrail `@observe`, collector up", ours),
+        ("TokenTrail `@observe`, collector dead", dead),
+        ("bare OTel span, same attributes (BatchSpanProcessor + OTLP/HTTP)", otel),
+    ]
+    if lf:
+        version = os.environ.get("BENCH_LANGFUSE_VERSION", "?")
+        rows.append((f"Langfuse `@observe` {version}", lf))
+    table = [
+        "| variant | overhead p50 (µs) | overhead p99 (µs) | delivered |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, r in rows:
+        delivered = "—" if r is dead else f"{100 * r['delivered']:.1f} %"
+        table.append(f"| {label} | {over(r, 'p50'):.1f} | {over(r, 'p99'):.1f} | {delivered} |")
+    outage = results["outage"]
+    lines = [
+        SECTION,
+        "",
+        "Command: `.venv/bin/python bench/sdk_overhead.py` (Langfuse runs from"
+        " `bench/.venv-bench`, which the script creates). Machine: "
+        f"{m['nproc']} CPUs ({m['cpu']}), {m['ram_gib']} GiB RAM, Python {m['python']}. "
+        f"Load average (1/5/15 min) {fmt_load(results['load']['before'])} before the run, "
+        f"{fmt_load(results['load']['after'])} after: other engineers' test suites were running, "
+        "so absolute figures are noisy; the variants ran one after another in the same window.",
+        "",
+        f"{ours['calls']:,} calls per variant, each timed alone, interleaved in blocks of 1,000 "
+        "with the undecorated function; overhead = decorated − undecorated at the same percentile. "
+        f"The undecorated call takes {ours['plain_p50_us']:.2f} µs (p50).",
+        "",
+        *table,
+        "",
+        f"- p50 overhead vs the bare OTel span: {ratio(over(ours, 'p50'), over(otel, 'p50'))}"
+        " (goal ≤ 1.0×)"
+        + (
+            f"; vs Langfuse: {ratio(over(ours, 'p50'), over(lf, 'p50'))} (goal ≤ 0.3×)"
+            if lf
+            else ""
+        )
+        + ".",
+        f"- Delivered at the benchmark's call rate ({ours['decorated_rate_per_s']:,.0f} calls/s "
+        f"for TokenTrail, {otel['decorated_rate_per_s']:,.0f} for the OTel span): TokenTrail "
+        f"{100 * ours['delivered']:.1f} % (dropped: {ours.get('dropped') or 'none'}), "
+        f"bare BatchSpanProcessor {100 * otel['delivered']:.1f} % (goal 100 %).",
+        f"- Collector dead, {outage['calls']:,} calls after a 50,000-call warm-up: RSS "
+        f"{outage['rss_before_mib']:.1f} → {outage['rss_after_mib']:.1f} MiB, growth "
+        f"{outage['growth_mib']:.1f} MiB (goal ≤ 10 MiB); counters balanced: {outage['balanced']}.",
+        f"- Process exit with the collector dead: {outage['exit_seconds']:.2f} s (goal ≤ 2.5 s).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def fmt_load(load: tuple[float, float, float] | list[float]) -> str:
+    return "/".join(f"{x:.2f}" for x in load)
+
+
+def write_doc(results: dict[str, Any]) -> None:
+    """Replace (or add) the SDK section of docs/benchmarks.md, leaving other sections alone."""
+    section = render(results)
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    start = text.find(SECTION + "\n")
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
+    DOC.write_text(text.rstrip("\n") + "\n")
+    (ROOT / "bench" / "sdk_overhead.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--receiver", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--variant", nargs=2, metavar=("NAME", "ENDPOINT"), help=argparse.SUPPRESS)
+    parser.add_argument("--outage", metavar="ENDPOINT", help=argparse.SUPPRESS)
+    parser.add_argument("--calls", type=int, default=100_000, help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="small counts; print, write nothing")
+    parser.add_argument("--no-langfuse", action="store_true", help="skip the Langfuse variant")
+    args = parser.parse_args()
+    if args.receiver:
+        run_receiver()
+    elif args.variant:
+        run_variant(args.variant[0], args.variant[1], args.calls)
+    elif args.outage:
+        run_outage(args.outage, args.calls)
+    else:
+        orchestrate(args)
+
+
+if __name__ == "__main__":
+    main()
