@@ -17,7 +17,16 @@ from collector.metrics import CollectorMetrics
 from collector.middleware import RequestGuard
 from collector.redaction import RedactionPolicy
 from collector.quota import AuthGuard, IngestQuota
-from collector.routes import health, logs, prices, scores, traces
+from collector.routes import (
+    api_sessions,
+    api_spans,
+    api_traces,
+    health,
+    logs,
+    prices,
+    scores,
+    traces,
+)
 from core.db import make_engine, make_session_factory
 from core.prices import PriceBook
 from core.settings import Settings, get_settings
@@ -49,7 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.quota = IngestQuota(settings)
     app.state.auth_guard = AuthGuard(settings)
     errors.install(app)
-    for module in (traces, logs, scores, prices, health):
+    for module in (traces, logs, scores, prices, api_traces, api_spans, api_sessions, health):
         app.include_router(module.router)
     app.add_middleware(
         RequestGuard,
