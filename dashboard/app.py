@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import ConfigurationError
+from dashboard import access
 from dashboard.project import choose_project
 
 
@@ -18,12 +19,16 @@ def main() -> None:
         st.Page("views/overview.py", title="Overview", icon=":material/monitoring:",
                 url_path="overview", default=True),
         st.Page("views/traces.py", title="Traces", icon=":material/list:", url_path="traces"),
+        st.Page("views/sessions.py", title="Sessions", icon=":material/forum:",
+                url_path="sessions"),
+        st.Page("views/users.py", title="Users", icon=":material/group:", url_path="users"),
         st.Page("views/trace_detail.py", title="Trace detail", icon=":material/account_tree:",
                 url_path="trace", visibility="hidden"),
     ]  # fmt: skip
-    page = st.navigation(pages)
     try:
-        project_id = choose_project()
+        user = access.gate()
+        page = st.navigation(pages)
+        project_id = choose_project(None if user is None else set(user.roles))
     except ConfigurationError as exc:
         st.error("The dashboard cannot reach its database.")
         st.text(str(exc))
@@ -31,8 +36,13 @@ def main() -> None:
     if project_id is None:
         st.info(
             "No project yet. Create one and an API key with the TokenTrail CLI, then send traces."
+            if user is None
+            else "Your account has no role in any project yet; ask an admin for one."
         )
         st.stop()
+    role = access.remember_role(user, project_id)
+    if not access.may_read_content():
+        st.sidebar.caption(f"Role: {role}. Prompts and completions are not shown to this role.")
     page.run()
 
 

@@ -3,31 +3,69 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
+import pandas as pd
 import streamlit as st
 
-from core.queries import Overview
+from core.queries import Overview, ScoreMean
 from dashboard import data, figures
 from dashboard.state import DEFAULT_RANGE, RANGES, hour_window
 from dashboard.transcript import format_cost, format_ms, format_tokens
 
 
-def render_metrics(totals: Overview) -> None:
+def change(now: float | Decimal | None, before: float | Decimal | None) -> str | None:
+    """``+12% vs previous`` (None when there is nothing to compare with)."""
+    if now is None or before is None or not before:
+        return None
+    return f"{(float(now) - float(before)) / float(before):+.0%} vs previous"
+
+
+def render_metrics(totals: Overview, before: Overview | None = None) -> None:
+    def trend(field: str) -> str | None:
+        return None if before is None else change(getattr(totals, field), getattr(before, field))
+
     rate = f"{totals.errors / totals.calls:.1%} of calls" if totals.calls else None
     top = st.columns(4)
-    top[0].metric("Traces", f"{totals.traces:,}")
-    top[1].metric("LLM calls", f"{totals.calls:,}")
+    top[0].metric("Traces", f"{totals.traces:,}", delta=trend("traces"))
+    top[1].metric("LLM calls", f"{totals.calls:,}", delta=trend("calls"))
     top[2].metric("LLM errors", f"{totals.errors:,}", delta=rate, delta_color="off")
-    top[3].metric("Spend", format_cost(totals.cost))
+    top[3].metric("Spend", format_cost(totals.cost), delta=trend("cost"), delta_color="inverse")
     bottom = st.columns(4)
-    bottom[0].metric("p50 latency", format_ms(totals.p50_ms))
-    bottom[1].metric("p95 latency", format_ms(totals.p95_ms))
-    bottom[2].metric("Tokens", format_tokens(totals.total_tokens))
-    bottom[3].metric("Traces with errors", f"{totals.error_traces:,}")
+    bottom[0].metric("p50 latency", format_ms(totals.p50_ms), delta=trend("p50_ms"),
+                     delta_color="inverse")  # fmt: skip
+    bottom[1].metric("p95 latency", format_ms(totals.p95_ms), delta=trend("p95_ms"),
+                     delta_color="inverse")  # fmt: skip
+    bottom[2].metric("Tokens", format_tokens(totals.total_tokens), delta=trend("total_tokens"),
+                     delta_color="off")  # fmt: skip
+    bottom[3].metric("Traces with errors", f"{totals.error_traces:,}",
+                     delta=trend("error_traces"), delta_color="inverse")  # fmt: skip
     if totals.unpriced_calls:
         st.warning(
             f"{totals.unpriced_calls:,} LLM calls have no known price; spend leaves them out."
         )
+
+
+def quality_table(means: list[ScoreMean], before: list[ScoreMean]) -> pd.DataFrame:
+    """Mean score per scorer, with the previous range's mean when it had one."""
+    earlier = {m.name: m.mean for m in before}
+    return pd.DataFrame(
+        {
+            "score": [m.name for m in means],
+            "mean": [None if m.mean is None else round(m.mean, 3) for m in means],
+            "scores": [m.count for m in means],
+            "previous mean": [None if earlier.get(m.name) is None
+                              else round(earlier[m.name] or 0.0, 3) for m in means],
+        }
+    )  # fmt: skip
+
+
+def render_quality(means: list[ScoreMean], before: list[ScoreMean]) -> None:
+    st.subheader("Quality")
+    if not means:
+        st.caption("No scores in this time range.")
+        return
+    st.dataframe(quality_table(means, before), hide_index=True, key="quality")
 
 
 def render(project_id: int) -> None:
@@ -41,7 +79,17 @@ def render(project_id: int) -> None:
     st.query_params["range"] = range_key
     start, end = hour_window(range_key, datetime.now(UTC))
     totals = data.overview(project_id, start, end)
-    render_metrics(totals)
+    before = (
+        None
+        if RANGES[range_key][1] is None
+        else data.overview(project_id, start - (end - start), start)
+    )
+    render_metrics(totals, before)
+    if before is not None:
+        label = RANGES[range_key][0].lower().replace("last ", "previous ")
+        st.caption(f"Changes compare with the {label}.")
+    earlier = [] if before is None else data.score_means(project_id, before.start, start)
+    render_quality(data.score_means(project_id, start, end), earlier)
     st.subheader("Spend per day (UTC)")
     if totals.daily:
         st.plotly_chart(figures.daily_spend(totals.daily), key="daily_spend")

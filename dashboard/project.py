@@ -19,9 +19,10 @@ def default_index(names: list[str], wanted: str | None) -> int:
     return 0
 
 
-def choose_project() -> int | None:
-    """Render the project selector; the chosen project's id, or None when there is none."""
-    projects = data.projects()
+def choose_project(allowed: set[int] | None = None) -> int | None:
+    """Render the project selector over ``allowed`` projects (None: all); the chosen id, or
+    None when there is none to show."""
+    projects = [(i, n) for i, n in data.projects() if allowed is None or i in allowed]
     if not projects:
         return None
     names = [name for _, name in projects]

@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.queries import SORT_KEYS
@@ -42,6 +43,14 @@ class TraceView:
     user: str = ""
     session: str = ""
     tag: str = ""
+    provider: str = ""
+    team: str = ""
+    feature: str = ""
+    customer: str = ""
+    min_cost: str = ""
+    max_cost: str = ""
+    min_ms: str = ""
+    max_ms: str = ""
     errors: bool = False
     q: str = ""
     sort: str = "time"
@@ -82,9 +91,28 @@ class TraceView:
             "start": start, "end": end, "service": self.service or None,
             "environment": self.environment or None, "model": self.model or None,
             "user_id": self.user or None, "session_id": self.session or None,
-            "tag": self.tag or None, "errors_only": self.errors, "search": self.q or None,
-            "sort": self.sort,
+            "tag": self.tag or None, "provider": self.provider or None,
+            "team": self.team or None, "feature": self.feature or None,
+            "customer": self.customer or None, "min_cost": decimal_or_none(self.min_cost),
+            "max_cost": decimal_or_none(self.max_cost),
+            "min_latency_ms": float_or_none(self.min_ms),
+            "max_latency_ms": float_or_none(self.max_ms), "errors_only": self.errors,
+            "search": self.q or None, "sort": self.sort,
         }  # fmt: skip
+
+
+def decimal_or_none(text: str) -> Decimal | None:
+    """A non-negative finite amount typed by a person, or None (blank or not a number)."""
+    try:
+        value = Decimal(text.strip().lstrip("$"))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() and value >= 0 else None
+
+
+def float_or_none(text: str) -> float | None:
+    value = decimal_or_none(text)
+    return None if value is None else float(value)
 
 
 PARAM_NAMES = tuple(f.name for f in dataclasses.fields(TraceView))

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core.queries import SORT_KEYS, TraceSummary
-from dashboard import data
+from dashboard import access, data
 from dashboard.state import PARAM_NAMES, RANGES, SORT_LABELS, TraceView, time_window
 from dashboard.transcript import format_cost
 
@@ -52,14 +52,32 @@ def sidebar_filters(project_id: int, now: datetime) -> TraceView:
     st.sidebar.text_input("User", key=_key("user"))
     st.sidebar.text_input("Session", key=_key("session"))
     st.sidebar.text_input("Tag", key=_key("tag"))
+    _attribution_filters()
     st.sidebar.toggle("Errors only", key=_key("errors"))
-    st.sidebar.text_input("Search prompts and completions", key=_key("q"))
+    if access.may_read_content():
+        st.sidebar.text_input("Search prompts and completions", key=_key("q"))
+    else:
+        st.session_state[_key("q")] = ""
     st.sidebar.selectbox("Sort by", list(SORT_KEYS), key=_key("sort"),
                          format_func=lambda k: SORT_LABELS[k])  # fmt: skip
     view = TraceView.from_params({n: str(st.session_state[_key(n)]) for n in PARAM_NAMES})
     mirror_params(view)
     st.session_state[_VIEW_KEY] = view
     return view
+
+
+def _attribution_filters() -> None:
+    """Who the spend is for, and cost and latency ranges (blank means any)."""
+    with st.sidebar.expander("Team, feature, customer, cost, latency"):
+        st.text_input("Provider", key=_key("provider"))
+        st.text_input("Team", key=_key("team"))
+        st.text_input("Feature", key=_key("feature"))
+        st.text_input("Customer", key=_key("customer"))
+        low, high = st.columns(2)
+        low.text_input("Cost from ($)", key=_key("min_cost"))
+        high.text_input("Cost to ($)", key=_key("max_cost"))
+        low.text_input("Latency from (ms)", key=_key("min_ms"))
+        high.text_input("Latency to (ms)", key=_key("max_ms"))
 
 
 def mirror_params(view: TraceView) -> None:
@@ -133,7 +151,8 @@ def render(project_id: int, project_name: str) -> None:
     st.title("Traces")
     view = sidebar_filters(project_id, datetime.now(UTC))
     cursors = _cursors(project_id, view)
-    page = data.trace_page(project_id, cursors[-1], **view.query_kwargs(datetime.now(UTC)))
+    kwargs = view.query_kwargs(datetime.now(UTC))
+    page = data.trace_page(project_id, cursors[-1], access.may_read_content(), **kwargs)
     if not page.items:
         st.info("No traces match these filters.")
         _pager(cursors, None)

@@ -7,8 +7,9 @@ import re
 import pandas as pd
 import streamlit as st
 
+from core.errors import InvalidInputError
 from core.queries import ScoreView, TraceDetail
-from dashboard import data, figures
+from dashboard import access, data, figures
 from dashboard.span_view import cost_source_label, render_llm_span, render_other_span
 from dashboard.transcript import format_cost, format_ms, format_tokens, span_tree, tree_text
 
@@ -71,9 +72,42 @@ def _kind(kind: str) -> str:
     return kind if kind in figures.KIND_COLOURS else "other"
 
 
-def render_trace(detail: TraceDetail) -> None:
+def annotation_form(project_id: int, detail: TraceDetail) -> None:
+    """A reviewer's score on the trace or one of its LLM calls, stored as a human score."""
+    targets = {"": "the whole trace"} | {
+        s.span_id: f"span {s.span_id} · {s.name}"[:120] for s in detail.spans if s.kind == "llm"
+    }
+    with st.form("annotate", clear_on_submit=True):
+        st.caption("Add a human score")
+        name = st.text_input("Score name", value="human-review", max_chars=200)
+        value = st.slider("Value", 0.0, 1.0, 1.0, 0.05)
+        label = st.text_input("Label (optional)", max_chars=200)
+        comment = st.text_area("Comment (optional)", max_chars=10_000)
+        span_id = st.selectbox("On", list(targets), format_func=targets.__getitem__)
+        submitted = st.form_submit_button("Save score")
+    if submitted:
+        try:
+            data.add_score(
+                project_id, detail.summary.trace_id, name=name, value=value,
+                label=label or None, comment=comment or None, span_id=span_id or None,
+            )  # fmt: skip
+        except InvalidInputError as exc:
+            st.error("The score was not saved.")
+            st.text(str(exc))
+            return
+        st.rerun()
+
+
+def render_trace(project_id: int, detail: TraceDetail) -> None:
     st.title("Trace detail")
     render_header(detail)
+    if not detail.content:
+        st.caption("Prompts, completions and raw attributes are not shown to your role.")
+    if not detail.complete:
+        st.caption(
+            f"This trace has {detail.summary.span_count:,} spans; the first "
+            f"{len(detail.spans):,} are loaded (the API pages through all of them)."
+        )
     timeline, tree, spans, scores = st.tabs(["Timeline", "Span tree", "Spans", "Scores"])
     with timeline:
         st.plotly_chart(figures.waterfall(detail.spans), key="trace_waterfall")
@@ -86,6 +120,8 @@ def render_trace(detail: TraceDetail) -> None:
             st.dataframe(scores_table(detail.scores), hide_index=True)
         else:
             st.info("No scores for this trace yet.")
+        if access.may_annotate():
+            annotation_form(project_id, detail)
 
 
 def render(project_id: int, project_name: str) -> None:
@@ -96,7 +132,7 @@ def render(project_id: int, project_name: str) -> None:
         st.page_link(LIST_PAGE, label="Back to traces", icon=":material/arrow_back:")
         return
     st.query_params["trace_id"] = trace_id
-    detail = data.trace(project_id, trace_id)
+    detail = data.trace(project_id, trace_id, content=access.may_read_content())
     if detail is None:
         st.title("Trace detail")
         st.warning("This trace is not in the selected project.")
@@ -104,4 +140,4 @@ def render(project_id: int, project_name: str) -> None:
         st.page_link(LIST_PAGE, label="Back to traces", icon=":material/arrow_back:")
         return
     st.page_link(LIST_PAGE, label="Back to traces", icon=":material/arrow_back:")
-    render_trace(detail)
+    render_trace(project_id, detail)
