@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from core import keys as keys_api
+from core import users as users_api
 from core.db import make_engine, make_session_factory
 from core.errors import TokenTrailError
 from core.migrate import upgrade
@@ -233,6 +234,44 @@ def prices_delete(override_id: int, project_name: str, data_dir: Path | None) ->
 
     with_session(data_dir, action)
     click.echo(f"deleted price override {override_id}")
+
+
+@cli.group("users")
+def users_group() -> None:
+    """Dashboard users and their role in each project (sign-in turns on with the first user)."""
+
+
+@users_group.command("create")
+@click.argument("email")
+@click.option("--project", "project_name", default=keys_api.DEFAULT_PROJECT, show_default=True)
+@click.option("--role", type=click.Choice(users_api.ROLES), default="viewer", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@data_dir_option
+def users_create(
+    email: str, project_name: str, role: str, password_stdin: bool, data_dir: Path | None
+) -> None:
+    """Give EMAIL a ROLE in a project, creating the user (with a password) when new."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    def action(session: Any, _: Settings) -> bool:
+        project = keys_api.get_project(session, project_name)
+        return users_api.create_user(session, email, project, role, password)[1]
+
+    created = with_session(data_dir, action)
+    verb = "created user" if created else "updated user"
+    note = "" if created else " (existing password kept)"
+    click.echo(f"{verb} {email.strip().lower()} with role {role} in project {project_name!r}{note}")
+
+
+@users_group.command("list")
+@data_dir_option
+def users_list(data_dir: Path | None) -> None:
+    """List users with their project and role (never their password hashes)."""
+    for email, project, role in with_session(data_dir, lambda s, _: users_api.list_users(s)):
+        click.echo(f"{email}\t{project}\t{role}")
 
 
 @cli.command()
