@@ -122,17 +122,23 @@ class Usage:
 
 
 class Sampler:
-    """CPU seconds and peak RSS of a process tree (or of every PostgreSQL backend)."""
+    """CPU seconds and peak RSS of a process tree, or of the PostgreSQL backends serving one
+    database (other databases on the same server are other people's load)."""
 
-    def __init__(self, root: psutil.Process | None = None, name: str | None = None) -> None:
-        self.root, self.name, self.usage = root, name, Usage()
+    def __init__(self, root: psutil.Process | None = None, database: str | None = None) -> None:
+        self.root, self.database, self.usage = root, database, Usage()
         self._stop, self._start_cpu = threading.Event(), 0.0
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _processes(self) -> list[psutil.Process]:
         if self.root is not None:
             return [self.root, *self.root.children(recursive=True)]
-        return [p for p in psutil.process_iter(["name"]) if p.info["name"] == self.name]
+        marker = f" {self.database} "
+        found = []
+        for proc in psutil.process_iter(["name", "cmdline"]):
+            if proc.info["name"] == "postgres" and marker in " ".join(proc.info["cmdline"] or []):
+                found.append(proc)
+        return found
 
     def _cpu_and_rss(self) -> tuple[float, float]:
         cpu = rss = 0.0

@@ -156,8 +156,10 @@ def test_fast_path_equals_genai_prices_over_the_whole_price_table() -> None:
 
     from core.pricing import simple_prices
 
-    usages = [TokenUsage(1_234, 567, cache_read_tokens=200, cache_write_tokens=100),
-              TokenUsage(250_001, 3_000, cache_read_tokens=50_000, reasoning_tokens=1_000)]  # fmt: skip
+    usages = [
+        TokenUsage(1_234, 567, cache_read_tokens=200, cache_write_tokens=100),
+        TokenUsage(250_001, 3_000, cache_read_tokens=50_000, reasoning_tokens=1_000),
+    ]
     compared = 0
     for provider in data_snapshot.get_snapshot().providers:
         for model in provider.models:
