@@ -270,6 +270,20 @@ def run_variant(variant: str, endpoint: str, calls: int) -> None:
     )
 
 
+def run_paced(variant: str, endpoint: str, calls: int, rate: float) -> None:
+    """``calls`` decorated calls at ``rate`` per second (sleeping between bursts of 100)."""
+    decorated, finish = decorate(variant, endpoint)
+    started = time.perf_counter()
+    for i in range(calls):
+        decorated(messages=QUESTION)
+        if i % 100 == 99:
+            lag = started + (i + 1) / rate - time.perf_counter()
+            if lag > 0:
+                time.sleep(lag)
+    elapsed = time.perf_counter() - started
+    print(json.dumps({"variant": variant, "calls": calls, "rate": calls / elapsed, **finish()}))
+
+
 def rss_bytes() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -408,6 +422,15 @@ def orchestrate(args: argparse.Namespace) -> None:
             result["delivered"] = (received(url) - before) / result["calls"]
             results[name] = result
             print(json.dumps({name: result}), flush=True)
+        for name in ("tokentrail", "otel"):
+            before = received(url)
+            paced = sub(
+                sys.executable, "--variant", name, url, "--calls", "10000", "--rate", "2000"
+            )
+            time.sleep(0.5)
+            paced["delivered"] = (received(url) - before) / paced["calls"]
+            results[f"{name}_paced"] = paced
+            print(json.dumps({f"{name}_paced": paced}), flush=True)
         results["outage"] = measure_exit(dead_endpoint(), outage_calls)
         print(json.dumps({"outage": results["outage"]}), flush=True)
     finally:
@@ -474,7 +497,10 @@ def render(results: dict[str, Any]) -> str:
         f"- Delivered at the benchmark's call rate ({ours['decorated_rate_per_s']:,.0f} calls/s "
         f"for TokenTrail, {otel['decorated_rate_per_s']:,.0f} for the OTel span): TokenTrail "
         f"{100 * ours['delivered']:.1f} % (dropped: {ours.get('dropped') or 'none'}), "
-        f"bare BatchSpanProcessor {100 * otel['delivered']:.1f} % (goal 100 %).",
+        f"bare BatchSpanProcessor {100 * otel['delivered']:.1f} % (goal 100 %). Paced at "
+        f"{results['tokentrail_paced']['rate']:,.0f} calls/s (10,000 calls): TokenTrail "
+        f"{100 * results['tokentrail_paced']['delivered']:.1f} %, bare BatchSpanProcessor "
+        f"{100 * results['otel_paced']['delivered']:.1f} %.",
         f"- Collector dead, {outage['calls']:,} calls after a 50,000-call warm-up: RSS "
         f"{outage['rss_before_mib']:.1f} → {outage['rss_after_mib']:.1f} MiB, growth "
         f"{outage['growth_mib']:.1f} MiB (goal ≤ 10 MiB); counters balanced: {outage['balanced']}.",
@@ -508,11 +534,14 @@ def main() -> None:
     parser.add_argument("--variant", nargs=2, metavar=("NAME", "ENDPOINT"), help=argparse.SUPPRESS)
     parser.add_argument("--outage", metavar="ENDPOINT", help=argparse.SUPPRESS)
     parser.add_argument("--calls", type=int, default=100_000, help=argparse.SUPPRESS)
+    parser.add_argument("--rate", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="small counts; print, write nothing")
     parser.add_argument("--no-langfuse", action="store_true", help="skip the Langfuse variant")
     args = parser.parse_args()
     if args.receiver:
         run_receiver()
+    elif args.variant and args.rate:
+        run_paced(args.variant[0], args.variant[1], args.calls, args.rate)
     elif args.variant:
         run_variant(args.variant[0], args.variant[1], args.calls)
     elif args.outage:
