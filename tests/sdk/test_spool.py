@@ -241,3 +241,19 @@ def test_configure_reads_the_spool_directory_from_the_environment(
 def test_a_bad_spool_bound_is_refused() -> None:
     with pytest.raises(ValueError, match="spool_max_bytes"):
         tokentrail.configure(endpoint=DEAD, spool_max_bytes=10)
+
+
+def test_an_unusable_spool_directory_drops_counted_without_spinning(
+    tmp_path: Path, spooling: list[BoundedSpanProcessor], caplog: pytest.LogCaptureFixture
+) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    processor, provider = start_processor(spooling, DEAD, not_a_directory)
+    emit(provider, 10)
+    assert processor.flush(5.0)
+    time.sleep(0.3)  # the worker must be waiting, not retrying the directory in a loop
+    stats = processor.stats()
+    assert stats["dropped_by_reason"] == {"export_failed": 10}
+    assert stats["spooled"] == 0
+    assert balanced(stats)
+    assert sum("spool directory" in r.getMessage() for r in caplog.records) <= 3

@@ -309,17 +309,27 @@ class BoundedSpanProcessor(SpanProcessor):
     def _send_spooled(self) -> None:
         """Try the oldest spooled batch: the probe while offline, the drain once back."""
         assert self._outage is not None
-        claimed = self._outage.spool.claim_oldest()
+        try:
+            claimed = self._outage.spool.claim_oldest()
+        except OSError as exc:
+            with self._cond:
+                self._outage.probe_failed()  # an unreadable directory: look again later
+            logger.warning("TokenTrail cannot read its spool directory: %s", exc)
+            return
         if claimed is None:
             with self._cond:
                 self._outage.spool_empty()
             return
         spooled, payload = claimed
-        outcome = self._send(payload)
+        outcome = Outcome.RETRYABLE
+        try:
+            outcome = self._send(payload)
+        finally:
+            if outcome is Outcome.RETRYABLE:
+                self._outage.spool.release(spooled)
+                with self._cond:
+                    self._outage.probe_failed()
         if outcome is Outcome.RETRYABLE:
-            self._outage.spool.release(spooled)
-            with self._cond:
-                self._outage.probe_failed()
             return
         self._outage.spool.remove(spooled)
         with self._cond:
