@@ -87,6 +87,10 @@ class TraceFilter:
     search: str | None = None
 
     def __post_init__(self) -> None:
+        texts = [v for v in (getattr(self, f) for f in self.__dataclass_fields__)
+                 if isinstance(v, str)] + list(self.tags)  # fmt: skip
+        if any("\x00" in t for t in texts):
+            raise InvalidInputError("filter values cannot contain NUL characters")
         if self.status is not None and self.status not in STATUSES:
             raise InvalidInputError(f"status must be one of {list(STATUSES)}")
         if self.search is not None and len(self.search) > MAX_SEARCH_CHARS:

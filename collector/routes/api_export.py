@@ -54,18 +54,27 @@ def arrow_schema(model: type[BaseModel]) -> pa.Schema:
 
 def rows(factory: sessionmaker[Session], fetch: Fetch, model: type[BaseModel],
          max_rows: int) -> Iterator[dict[str, Any]]:  # fmt: skip
-    """Flat rows of every page, ``max_rows`` at most."""
-    cursor: str | None = None
+    """Flat rows of every page, ``max_rows`` at most.
+
+    The first page is read before the response starts, so a bad filter is still answered
+    with its own status code instead of a broken download.
+    """
+    with factory() as session:
+        page = fetch(session, None)
+    return _rows_from(factory, fetch, model, max_rows, page)
+
+
+def _rows_from(factory: sessionmaker[Session], fetch: Fetch, model: type[BaseModel],
+               max_rows: int, page: Page[Any]) -> Iterator[dict[str, Any]]:  # fmt: skip
     sent = 0
-    while sent < max_rows:
-        with factory() as session:
-            page = fetch(session, cursor)
+    while True:
         for item in page.items[: max_rows - sent]:
             yield flat_row(model.model_validate(item))
         sent += len(page.items)
-        cursor = page.next_cursor
-        if cursor is None:
+        if page.next_cursor is None or sent >= max_rows:
             return
+        with factory() as session:
+            page = fetch(session, page.next_cursor)
 
 
 def _csv(source: Iterator[dict[str, Any]], model: type[BaseModel]) -> Iterator[bytes]:

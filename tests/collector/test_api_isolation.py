@@ -1,0 +1,197 @@
+"""Cross-project isolation on every route: project A's key never reads or changes project B.
+
+``CASES`` must name every route of the app; a new route without a case fails
+``test_every_route_has_an_isolation_case``, so isolation is decided when a route is added.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import keys
+from core.ingest import store_spans
+from core.models import Score, Span, Trace
+from tests.collector.test_api_seed import seed, trace
+from tests.conftest import PEPPER
+
+B_TRACE, B_SPAN = f"{3:032x}", f"{3:015x}b"
+MARK = "b-secret-marker"
+PRICE = {"model_pattern": "gpt-4o*", "effective_from": "2026-01-01T00:00:00Z",
+         "input_per_mtok": "1", "output_per_mtok": "2"}  # fmt: skip
+
+
+@dataclass
+class World:
+    a: TestClient
+    b: TestClient
+    factory: sessionmaker[Session]
+    b_project: int
+    b_price: int
+
+    def b_state(self) -> tuple[Any, ...]:
+        """Everything of project B a foreign write could touch."""
+        with self.factory() as session:
+            trace = session.get_one(Trace, (self.b_project, B_TRACE))
+            span = session.get_one(Span, (self.b_project, B_TRACE, B_SPAN))
+            scores = session.scalars(select(Score.name).where(Score.project_id == self.b_project))
+            return trace.span_count, str(trace.cost), span.input, span.output, sorted(scores)
+
+
+def walk(routes: list[Any]) -> Iterator[Any]:
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from walk(included.routes)
+        else:
+            yield route
+
+
+def app_routes(app: FastAPI) -> set[tuple[str, str]]:
+    return {(m, r.path) for r in walk(app.routes) for m in getattr(r, "methods", ()) if m != "HEAD"}
+
+
+def _no_marker(w: World, response: Any) -> None:
+    assert response.status_code < 500
+    assert MARK not in response.text
+    assert B_TRACE not in response.text
+
+
+def _not_found(w: World, response: Any) -> None:
+    assert response.status_code == 404, response.text
+    assert MARK not in response.text
+
+
+def _lists_nothing_of_b(w: World, response: Any) -> None:
+    assert response.status_code == 200, response.text
+    _no_marker(w, response)
+
+
+def _unchanged(before: tuple[Any, ...]) -> Callable[[World, Any], None]:
+    def check(w: World, response: Any) -> None:
+        assert response.status_code < 500
+        assert w.b_state() == before
+
+    return check
+
+
+def _otlp_span() -> dict[str, Any]:
+    span = {
+        "traceId": B_TRACE, "spanId": "9" * 16, "name": "intruder", "kind": 3,
+        "startTimeUnixNano": "1792056600000000000", "endTimeUnixNano": "1792056601000000000",
+        "attributes": [{"key": "gen_ai.usage.input_tokens", "value": {"intValue": "99"}}],
+    }  # fmt: skip
+    return {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+
+
+def _otlp_log() -> dict[str, Any]:
+    record = {"traceId": B_TRACE, "spanId": B_SPAN, "body": {"stringValue": "overwrite"},
+              "attributes": [{"key": "event.name",
+                              "value": {"stringValue": "gen_ai.user.message"}}]}  # fmt: skip
+    return {"resourceLogs": [{"scopeLogs": [{"logRecords": [record]}]}]}
+
+
+JSON = {"Content-Type": "application/json"}
+Request = Callable[[World], Any]
+
+
+def get(path: str, **params: Any) -> Request:
+    """GET with A's key; ``{t}`` is B's trace id, ``{p}`` B's price override id."""
+    return lambda w: w.a.get(path.format(t=B_TRACE, p=w.b_price), params=params)
+
+
+def send(method: str, path: str, body: Any, raw: bool = False) -> Request:
+    def request(w: World) -> Any:
+        url = path.format(t=B_TRACE, p=w.b_price)
+        if raw:
+            return w.a.request(method, url, content=json.dumps(body), headers=JSON)
+        return w.a.request(method, url, json=body)
+
+    return request
+
+
+SCORE = {"trace_id": B_TRACE, "name": "x", "value": 1}
+#: (request made with project A's key against B's ids, what must hold afterwards).
+CASES: dict[tuple[str, str], tuple[Request, str]] = {
+    ("GET", "/api/v1/traces"): (get("/api/v1/traces", user_id="u2"), "lists"),
+    ("GET", "/api/v1/traces/export"): (get("/api/v1/traces/export", format="jsonl"), "lists"),
+    ("GET", "/api/v1/traces/{trace_id}"): (get("/api/v1/traces/{t}"), "404"),
+    ("GET", "/api/v1/traces/{trace_id}/spans"): (get("/api/v1/traces/{t}/spans"), "404"),
+    ("GET", "/api/v1/spans"): (get("/api/v1/spans", q=MARK), "lists"),
+    ("GET", "/api/v1/spans/export"): (get("/api/v1/spans/export", format="csv"), "lists"),
+    ("GET", "/api/v1/sessions"): (get("/api/v1/sessions"), "lists"),
+    ("GET", "/api/v1/sessions/{session_id}"): (get("/api/v1/sessions/s2"), "404"),
+    ("GET", "/api/v1/users"): (get("/api/v1/users"), "lists"),
+    ("GET", "/api/v1/scores"): (get("/api/v1/scores", trace_id=B_TRACE), "404"),
+    ("POST", "/api/v1/scores"): (send("POST", "/api/v1/scores", SCORE), "404+unchanged"),
+    ("GET", "/api/v1/prices"): (get("/api/v1/prices"), "lists"),
+    ("GET", "/api/v1/prices/changes"): (get("/api/v1/prices/changes"), "lists"),
+    ("GET", "/api/v1/prices/{override_id}"): (get("/api/v1/prices/{p}"), "404"),
+    ("POST", "/api/v1/prices"): (
+        send("POST", "/api/v1/prices", PRICE | {"model_pattern": "a-only"}), "unchanged"),
+    ("PUT", "/api/v1/prices/{override_id}"): (
+        send("PUT", "/api/v1/prices/{p}", PRICE), "404+unchanged"),
+    ("DELETE", "/api/v1/prices/{override_id}"): (
+        send("DELETE", "/api/v1/prices/{p}", None), "404+unchanged"),
+    ("POST", "/v1/traces"): (send("POST", "/v1/traces", _otlp_span(), raw=True), "unchanged"),
+    ("POST", "/api/public/otel/v1/traces"): (
+        send("POST", "/api/public/otel/v1/traces", _otlp_span(), raw=True), "unchanged"),
+    ("POST", "/v1/logs"): (send("POST", "/v1/logs", _otlp_log(), raw=True), "unchanged"),
+    ("GET", "/healthz"): (get("/healthz"), "no-marker"),
+    ("GET", "/readyz"): (get("/readyz"), "no-marker"),
+    ("GET", "/metrics"): (get("/metrics"), "no-marker"),
+    ("GET", "/openapi.json"): (get("/openapi.json"), "no-marker"),
+    ("GET", "/docs"): (get("/docs"), "no-marker"),
+    ("GET", "/docs/oauth2-redirect"): (get("/docs/oauth2-redirect"), "no-marker"),
+    ("GET", "/redoc"): (get("/redoc"), "no-marker"),
+}  # fmt: skip
+
+
+def test_every_route_has_an_isolation_case(app: FastAPI) -> None:
+    assert app_routes(app) == set(CASES), "add a case to CASES for each new route"
+
+
+@pytest.fixture
+def world(app: FastAPI, session_factory: sessionmaker[Session]) -> Iterator[World]:
+    with session_factory.begin() as session:
+        a, b = keys.create_project(session, "a"), keys.create_project(session, "b")
+        scopes = ("ingest", "read", "admin")
+        a_key = keys.create_key(session, a, scopes, PEPPER).secret
+        b_key = keys.create_key(session, b, scopes, PEPPER).secret
+    seed(session_factory, b)
+    with session_factory.begin() as session:  # A has data of its own: lists are not empty
+        store_spans(session, a.id, trace(50, user_id="u2", session_id="s-a"))
+    with session_factory.begin() as session:  # B's content carries the marker
+        span = session.get_one(Span, (b.id, B_TRACE, B_SPAN))
+        span.input_text, span.output = f"{MARK} prompt", [{"role": "assistant", "content": MARK}]
+    with (TestClient(app, headers={"Authorization": f"Bearer {a_key}"}) as client_a,
+          TestClient(app, headers={"Authorization": f"Bearer {b_key}"}) as client_b):  # fmt: skip
+        price = client_b.post("/api/v1/prices", json=PRICE | {"model_pattern": MARK})
+        assert price.status_code == 201, price.text
+        yield World(client_a, client_b, session_factory, b.id, price.json()["id"])
+
+
+@pytest.mark.parametrize("route", sorted(CASES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_project_a_cannot_read_or_change_project_b(world: World, route: tuple[str, str]) -> None:
+    request, expect = CASES[route]
+    before = world.b_state()
+    response = request(world)
+    if expect == "404":
+        _not_found(world, response)
+    elif expect == "lists":
+        _lists_nothing_of_b(world, response)
+    elif expect == "no-marker":
+        _no_marker(world, response)
+    else:
+        if expect.startswith("404"):
+            _not_found(world, response)
+        _unchanged(before)(world, response)
+    assert world.b.get(f"/api/v1/prices/{world.b_price}").json()["model_pattern"] == MARK
