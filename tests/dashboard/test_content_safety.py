@@ -59,3 +59,52 @@ def test_the_timeline_escapes_span_names(detail: AppTest) -> None:
     spec = chart.proto.spec
     assert "<script>" not in spec
     assert "&lt;script&gt;" in spec or "\\u0026lt;script\\u0026gt;" in spec
+
+
+PAGES = ["views/overview.py", "views/traces.py", "views/sessions.py", "views/users.py",
+         "views/trace_detail.py"]  # fmt: skip
+
+
+@pytest.fixture
+def hostile(session_factory: Any, default_project: int) -> None:
+    """A trace whose every attribution field and score carries the payload."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from core.ingest import store_spans
+    from core.models import Score
+    from tests.dashboard.demo import rag_trace
+
+    spans = rag_trace(datetime.now(UTC) - timedelta(minutes=3), Decimal("0.001"))
+    for span in spans:
+        span.user_id, span.session_id, span.team, span.tags = XSS, XSS, XSS, [XSS]
+        span.service, span.environment, span.name = XSS, XSS, f"{span.name} {XSS}"
+    with session_factory.begin() as session:
+        store_spans(session, default_project, spans)
+        session.add(Score(project_id=default_project, trace_id=RAG_TRACE, name=XSS, value=0.5,
+                          label=XSS, comment=XSS, source="human"))  # fmt: skip
+
+
+@pytest.mark.usefixtures("hostile")
+@pytest.mark.parametrize("page", PAGES)
+def test_stored_payloads_render_inert_on_every_page(app: AppTest, page: str) -> None:
+    app.run()
+    app.query_params["trace_id"] = RAG_TRACE
+    app.query_params["session"] = XSS
+    app.switch_page(page).run()
+    assert not app.exception
+    nodes = [*walk(app.main), *walk(app.sidebar)]
+    inert = PLAIN_TEXT_TYPES | {"dataframe", "plotly_chart", "selectbox", "text_input"}
+    carriers = [
+        n.type for n in nodes if n.type not in inert and "onerror" in str(getattr(n, "proto", ""))
+    ]
+    assert carriers == []
+    assert app.get("html") == []
+    assert all(not m.proto.allow_html for m in app.markdown)
+    for chart in app.get("plotly_chart"):
+        assert "<script>" not in chart.proto.spec
+    shown = [*(t.value for t in app.text), *(c.value for c in app.code)]
+    if page != "views/overview.py":
+        assert any(XSS in value for value in shown) or any(
+            XSS in str(f.value.to_dict()) for f in app.dataframe
+        )
