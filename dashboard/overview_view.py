@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -14,32 +15,38 @@ from dashboard.state import DEFAULT_RANGE, RANGES, hour_window
 from dashboard.transcript import format_cost, format_ms, format_tokens
 
 
-def change(now: float | Decimal | None, before: float | Decimal | None) -> str | None:
-    """``+12% vs previous`` (None when there is nothing to compare with)."""
+def change(now: float | Decimal | None, before: float | Decimal | None) -> float | None:
+    """The relative change from ``before`` (None when there is nothing to compare with)."""
     if now is None or before is None or not before:
         return None
-    return f"{(float(now) - float(before)) / float(before):+.0%} vs previous"
+    return (float(now) - float(before)) / float(before)
+
+
+def show(column: Any, label: str, value: str, moved: float | None, colour: str = "normal") -> None:
+    """A metric with its change against the previous range; no arrow colour for no change."""
+    if moved is None:
+        column.metric(label, value)
+        return
+    text = f"{moved:+.0%} vs previous"
+    column.metric(label, value, delta=text, delta_color="off" if text[1] == "0" else colour)
 
 
 def render_metrics(totals: Overview, before: Overview | None = None) -> None:
-    def trend(field: str) -> str | None:
+    def trend(field: str) -> float | None:
         return None if before is None else change(getattr(totals, field), getattr(before, field))
 
     rate = f"{totals.errors / totals.calls:.1%} of calls" if totals.calls else None
     top = st.columns(4)
-    top[0].metric("Traces", f"{totals.traces:,}", delta=trend("traces"))
-    top[1].metric("LLM calls", f"{totals.calls:,}", delta=trend("calls"))
+    show(top[0], "Traces", f"{totals.traces:,}", trend("traces"))
+    show(top[1], "LLM calls", f"{totals.calls:,}", trend("calls"))
     top[2].metric("LLM errors", f"{totals.errors:,}", delta=rate, delta_color="off")
-    top[3].metric("Spend", format_cost(totals.cost), delta=trend("cost"), delta_color="inverse")
+    show(top[3], "Spend", format_cost(totals.cost), trend("cost"), "inverse")
     bottom = st.columns(4)
-    bottom[0].metric("p50 latency", format_ms(totals.p50_ms), delta=trend("p50_ms"),
-                     delta_color="inverse")  # fmt: skip
-    bottom[1].metric("p95 latency", format_ms(totals.p95_ms), delta=trend("p95_ms"),
-                     delta_color="inverse")  # fmt: skip
-    bottom[2].metric("Tokens", format_tokens(totals.total_tokens), delta=trend("total_tokens"),
-                     delta_color="off")  # fmt: skip
-    bottom[3].metric("Traces with errors", f"{totals.error_traces:,}",
-                     delta=trend("error_traces"), delta_color="inverse")  # fmt: skip
+    show(bottom[0], "p50 latency", format_ms(totals.p50_ms), trend("p50_ms"), "inverse")
+    show(bottom[1], "p95 latency", format_ms(totals.p95_ms), trend("p95_ms"), "inverse")
+    show(bottom[2], "Tokens", format_tokens(totals.total_tokens), trend("total_tokens"), "off")
+    show(bottom[3], "Traces with errors", f"{totals.error_traces:,}", trend("error_traces"),
+         "inverse")  # fmt: skip
     if totals.unpriced_calls:
         st.warning(
             f"{totals.unpriced_calls:,} LLM calls have no known price; spend leaves them out."
