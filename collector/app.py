@@ -15,8 +15,8 @@ from collector.auth import Authenticator
 from collector.committer import Committer
 from collector.metrics import CollectorMetrics
 from collector.middleware import RequestGuard
-from collector.redaction import RedactionPolicy
 from collector.quota import AuthGuard, IngestQuota
+from collector.redaction import RedactionPolicy
 from collector.routes import (
     api_sessions,
     api_spans,
@@ -52,11 +52,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.authenticator = Authenticator(
         factory, settings.key_pepper.get_secret_value(), settings.key_cache_ttl_s
     )
-    app.state.redaction = RedactionPolicy.from_settings(settings)
     app.state.price_book = PriceBook(factory, settings.price_cache_ttl_s)
     app.state.committer = Committer(factory, settings)
     app.state.quota = IngestQuota(settings)
     app.state.auth_guard = AuthGuard(settings)
+    app.state.redaction = RedactionPolicy.from_settings(settings)
     errors.install(app)
     for module in (traces, logs, scores, prices, api_traces, api_spans, api_sessions, health):
         app.include_router(module.router)
