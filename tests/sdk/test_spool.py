@@ -257,3 +257,28 @@ def test_an_unusable_spool_directory_drops_counted_without_spinning(
     assert stats["spooled"] == 0
     assert balanced(stats)
     assert sum("spool directory" in r.getMessage() for r in caplog.records) <= 3
+
+
+def test_a_busy_app_recovers_from_an_outage_without_a_pause_in_its_traffic(
+    tmp_path: Path, receiver: Receiver, spooling: list[BoundedSpanProcessor]
+) -> None:
+    receiver.default = Behaviour(status=503, headers={"Retry-After": "60"})
+    processor, provider = start_processor(
+        spooling, receiver.url, tmp_path, max_batch_spans=1, schedule_delay=0.0
+    )
+    emit(provider, 1)
+    assert processor.flush(5.0)
+    assert processor.stats()["spooled"] == 1  # offline now; the probe is due in about 1 s
+    receiver.default = Behaviour()
+    deadline = time.monotonic() + 5.0
+    tracer = provider.get_tracer("t")
+    # Spans keep coming faster than one file per span is written: the queue is never empty.
+    while processor.stats()["exported"] == 0 and time.monotonic() < deadline:
+        for _ in range(50):
+            tracer.start_span("busy").end()
+    assert processor.stats()["exported"] > 0, "the collector was never probed while busy"
+    assert processor.flush(10.0)
+    wait_until(lambda: processor.stats()["spooled"] == 0)
+    stats = processor.stats()
+    assert balanced(stats)
+    assert stats["spooled"] == 0

@@ -96,6 +96,7 @@ class BoundedSpanProcessor(SpanProcessor):
         self._enqueued_total = 0
         self._resolved_total = 0
         self._flush_target = 0
+        self._live_since_spool = 0
         self._thread: threading.Thread | None = None
         self._sender: OtlpSender | None = None
         self._stopping = False
@@ -194,6 +195,8 @@ class BoundedSpanProcessor(SpanProcessor):
     def _take_batch(self) -> tuple[int, list[ReadableSpan]] | None:
         """Wait for work and pop one batch (or ``_SPOOL_TURN``); ``None`` to stop the worker."""
         with self._cond:
+            if self._queue and self._spool_turn_due():
+                return _SPOOL_TURN
             while not self._queue and not self._stopping:
                 wait = None if self._outage is None else self._outage.seconds_to_next_try()
                 if wait == 0.0:
@@ -217,7 +220,23 @@ class BoundedSpanProcessor(SpanProcessor):
             self._inflight = len(batch)
             self._inflight_bytes = batch_bytes
             self._inflight_spans = batch
+            self._live_since_spool += 1
             return self._batch_id, batch
+
+    def _spool_turn_due(self) -> bool:
+        """With spans queued: is a spooled batch due anyway? (caller holds the lock)
+
+        A busy app may never leave the queue empty. Offline, the probe must still happen when it
+        is due, or the app would spool until its traffic pauses; online, spooled batches take
+        every other turn with live ones, so the backlog drains under load too.
+        """
+        outage = self._outage
+        if outage is None or outage.seconds_to_next_try() != 0.0:
+            return False
+        if outage.offline or self._live_since_spool > 0:
+            self._live_since_spool = 0
+            return True
+        return False
 
     def _run(self) -> None:
         while True:
