@@ -535,7 +535,6 @@ def write_doc(results: dict[str, Any]) -> None:
         end = text.find("\n## ", start + len(SECTION))
         text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
     DOC.write_text(text.rstrip("\n") + "\n")
-    (ROOT / "bench" / "sdk_overhead.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
 def main() -> None:
