@@ -31,12 +31,28 @@ class Outage:
     def __init__(self, config: Config, spool_dir: str) -> None:
         writer = f"{os.getpid()}x{secrets.token_hex(4)}"
         self.spool = Spool(spool_dir, config.spool_max_bytes, writer)
+        self.batch_size = config.max_batch_spans
         self.spooled = 0  # spans this process wrote to the spool that are still there
         self.recovered = {"exported": 0, "dropped": 0}  # spans other processes spooled
         self.offline = False  # the collector failed us: new batches go straight to the spool
         self.backlog = True  # the spool may hold batches (an earlier process may have left some)
         self._next_probe = 0.0
         self._backoff = _PROBE_BACKOFF_MIN
+        self.live_batches = 0  # live batches taken since the last spooled one
+
+    def turn_due_while_busy(self) -> bool:
+        """With spans queued: should the worker take a spooled batch anyway?
+
+        A busy app may never leave the queue empty. Offline, the probe must still happen when it
+        is due, or the app would spool until its traffic pauses; online, spooled batches take
+        every other turn with live ones, so the backlog drains under load too.
+        """
+        if self.seconds_to_next_try() != 0.0:
+            return False
+        if self.offline or self.live_batches > 0:
+            self.live_batches = 0
+            return True
+        return False
 
     def seconds_to_next_try(self) -> float | None:
         """When a spooled batch should be tried next; ``None`` when the spool is empty."""
@@ -94,11 +110,11 @@ class Outage:
         self,
         spans: Sequence[ReadableSpan],
         encode: Callable[[Sequence[ReadableSpan]], tuple[bytes, int]],
-        batch_size: int,
         deadline: float,
     ) -> tuple[int, int]:
         """Spool spans in batches until ``deadline`` (at shutdown); ``(written, our_evicted)``."""
         written = lost = 0
+        batch_size = self.batch_size
         for start in range(0, len(spans), batch_size):
             if time.monotonic() >= deadline:
                 break

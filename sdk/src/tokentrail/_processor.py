@@ -11,10 +11,8 @@ against a slow exporter, and it drops without telling anyone. Here:
 * ``flush``/``shutdown`` wait on a condition with a deadline and return when it passes, whatever
   the exporter does; at shutdown what is left is counted as dropped (``shutdown``);
 * the worker thread starts lazily and is re-created in a forked child, with fresh locks;
-* with a spool directory (``_spool.py``), a batch the collector could not take (unreachable,
-  overloaded, out of time) is written to disk instead of dropped, and so is what is left at
-  shutdown; the worker sends spooled batches when the collector answers again, including those
-  an earlier process left. ``spooled`` counts this process's spans that sit in the spool.
+* with a spool (``_spool.py``, ``_outage.py``), batches the collector could not take and what
+  is left at shutdown go to disk, and are sent when it answers again (by this or a later process).
 """
 
 from __future__ import annotations
@@ -42,7 +40,7 @@ from tokentrail._transport import OtlpSender, Outcome, encode_redacted, estimate
 
 logger = logging.getLogger("tokentrail")
 
-# What the worker takes when it is time to send a spooled batch rather than a queued one.
+# What the worker takes when a spooled batch, not a queued one, is to be sent.
 _SPOOL_TURN: tuple[int, list[ReadableSpan]] = (-1, [])
 # At shutdown with a spool, this share of the exit budget is kept for writing what is left.
 _SHUTDOWN_SPOOL_SHARE = 0.25
@@ -96,7 +94,6 @@ class BoundedSpanProcessor(SpanProcessor):
         self._enqueued_total = 0
         self._resolved_total = 0
         self._flush_target = 0
-        self._live_since_spool = 0
         self._thread: threading.Thread | None = None
         self._sender: OtlpSender | None = None
         self._stopping = False
@@ -195,7 +192,7 @@ class BoundedSpanProcessor(SpanProcessor):
     def _take_batch(self) -> tuple[int, list[ReadableSpan]] | None:
         """Wait for work and pop one batch (or ``_SPOOL_TURN``); ``None`` to stop the worker."""
         with self._cond:
-            if self._queue and self._spool_turn_due():
+            if self._queue and self._outage is not None and self._outage.turn_due_while_busy():
                 return _SPOOL_TURN
             while not self._queue and not self._stopping:
                 wait = None if self._outage is None else self._outage.seconds_to_next_try()
@@ -220,23 +217,9 @@ class BoundedSpanProcessor(SpanProcessor):
             self._inflight = len(batch)
             self._inflight_bytes = batch_bytes
             self._inflight_spans = batch
-            self._live_since_spool += 1
+            if self._outage is not None:
+                self._outage.live_batches += 1
             return self._batch_id, batch
-
-    def _spool_turn_due(self) -> bool:
-        """With spans queued: is a spooled batch due anyway? (caller holds the lock)
-
-        A busy app may never leave the queue empty. Offline, the probe must still happen when it
-        is due, or the app would spool until its traffic pauses; online, spooled batches take
-        every other turn with live ones, so the backlog drains under load too.
-        """
-        outage = self._outage
-        if outage is None or outage.seconds_to_next_try() != 0.0:
-            return False
-        if outage.offline or self._live_since_spool > 0:
-            self._live_since_spool = 0
-            return True
-        return False
 
     def _run(self) -> None:
         while True:
@@ -385,8 +368,7 @@ class BoundedSpanProcessor(SpanProcessor):
         if self._shutdown:
             return True
         deadline = time.monotonic() + max(timeout, 0.0)
-        share = _SHUTDOWN_SPOOL_SHARE if self._outage is not None else 0.0
-        flushed = self.flush(timeout * (1.0 - share))
+        flushed = self.flush(timeout * (1.0 - (_SHUTDOWN_SPOOL_SHARE if self._outage else 0.0)))
         # From here on_end returns at once, without the lock: the host is never held up by us.
         self._shutdown = True
         if self._sender is not None:
@@ -394,11 +376,10 @@ class BoundedSpanProcessor(SpanProcessor):
         with self._cond:
             left = [span for span, _ in self._queue] + self._inflight_spans
             left_count = len(self._queue) + self._inflight
-            size = self._config.max_batch_spans
             spooled = lost = 0
             if left and self._outage is not None:
                 encode = functools.partial(encode_redacted, mask=self._config.mask)
-                spooled, lost = self._outage.spool_spans(left, encode, size, deadline)
+                spooled, lost = self._outage.spool_spans(left, encode, deadline)
             if lost:
                 self._count_drop("spool_full", lost)
             if left_count - spooled:
