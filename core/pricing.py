@@ -192,6 +192,11 @@ def cost_for(
     simple = _cached_simple_prices(provider or "", model, at.replace(second=0, microsecond=0))
     if simple is not None:
         return Price(simple.for_usage(usage).cost(usage), CostSource.COMPUTED, ref)
+    return Price(_genai_cost(gp_provider, gp_model, usage, at), CostSource.COMPUTED, ref)
+
+
+def _genai_cost(gp_provider: Any, gp_model: Any, usage: TokenUsage, at: datetime) -> Decimal:
+    """genai-prices' own, general calculation (audio, images, per-request fees...)."""
     calc = gp_model.calc_price(
         genai_prices.Usage(
             input_tokens=usage.input_tokens,
@@ -203,7 +208,7 @@ def cost_for(
         genai_request_timestamp=at,
         auto_update_timestamp=None,
     )
-    return Price(Decimal(calc.total_price), CostSource.COMPUTED, ref)
+    return Decimal(calc.total_price)
 
 
 #: genai-prices price keys our token buckets map to one for one.
