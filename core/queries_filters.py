@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, union
+from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select, union
 from sqlalchemy.orm import aliased
 
 from core.errors import InvalidInputError
@@ -176,8 +176,21 @@ def trace_conditions(project_id: int, where: TraceFilter) -> list[ColumnElement[
 
 
 def _trace_text(project_id: int, where: TraceFilter, text: str) -> ColumnElement[bool]:
-    # Matching spans and trace names come from trigram bitmap scans first and are then joined
-    # to their traces: an IN over that set, never a text probe per trace in time order.
+    # Three characters or more: matching spans and trace names come from trigram bitmap scans
+    # first and are then joined to their traces, never a text probe per trace in time order.
+    # Shorter text has no trigram, so no index can find it: probing the newest traces' spans
+    # until a page is full is then the cheaper plan (short terms are common ones).
+    if len(text) < MIN_TRIGRAM_CHARS:
+        # A scalar subquery is probed per trace; an EXISTS here would be planned as one
+        # hashed scan of every span of the project (its selectivity is unknowable).
+        first = (
+            select(literal(1))
+            .where(Span.project_id == Trace.project_id, Span.trace_id == Trace.trace_id,
+                   text_match((Span.input_text, Span.output_text), text))
+            .limit(1)
+            .scalar_subquery()
+        )  # fmt: skip
+        return or_(Trace.name.icontains(text, autoescape=True), first.is_not(None))
     bound = [] if where.start is None else [Span.start_time >= where.start]
     in_spans = select(Span.trace_id).where(
         Span.project_id == project_id, *bound,
