@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: up install lint test test-fast bench clean
+.PHONY: up install lint test test-sdk-isolated test-fast bench clean
 
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,12 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+test: lint test-sdk-isolated
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider -q
+
+# The SDK alone (plus pytest) in a fresh venv: proves it needs nothing from the server.
+test-sdk-isolated:
+	PYTHON=$(PYTHON) sdk/scripts/test_isolated.sh
 
 test-fast: install
 	$(BIN)/pytest -x -q
@@ -33,6 +37,7 @@ test-fast: install
 bench: install
 	$(BIN)/python bench/sdk_overhead.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/queries.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts
