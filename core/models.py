@@ -176,14 +176,14 @@ class Span(Base):
             postgresql_where=text("scored_at IS NULL"),
         ),
         # Search and filters of the read API (migration 0005): trigram GIN led by the project
-        # (btree_gin), and (project, value, time) for the span attributes the trace list filters.
+        # (btree_gin), and (project, value, trace) for the span attributes the trace list filters.
         *(
             Index(f"ix_spans_project_{c}_trgm", "project_id", c, postgresql_using="gin",
                   postgresql_ops={c: "gin_trgm_ops"})
             for c in ("input_text", "output_text")
         ),
         *(
-            Index(f"ix_spans_project_{c}_start", "project_id", c, "start_time")
+            Index(f"ix_spans_project_{c}_trace", "project_id", c, "trace_id")
             for c in ("team", "feature", "customer", "provider")
         ),
     )  # fmt: skip

@@ -5,8 +5,9 @@ Revises: 0002
 Create Date: 2026-11-29 16:00:00
 
 Trigram GIN indexes (led by the project through btree_gin) make substring search in prompts
-and completions an index scan in any script; btree indexes led by (project, value, time)
-answer the trace list's selective filters in time order without scanning the whole project.
+and completions an index scan in any script; btree indexes on traces led by (project, value,
+time) answer the trace list's selective filters in time order, and (project, value, trace) on
+spans make the list's span-level filters (team, feature, customer, provider) index-only probes.
 """
 
 from alembic import op
@@ -23,8 +24,9 @@ TRACE_BTREE = {
     'ix_traces_project_name_start': ['project_id', 'name', 'start_time'],
     'ix_traces_project_cost': ['project_id', 'cost'],
 }
+# (project, value, trace): the trace list's semi-join into spans probes these index-only.
 SPAN_BTREE = {
-    f'ix_spans_project_{column}_start': ['project_id', column, 'start_time']
+    f'ix_spans_project_{column}_trace': ['project_id', column, 'trace_id']
     for column in ('team', 'feature', 'customer', 'provider')
 }
 
