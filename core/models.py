@@ -175,7 +175,7 @@ class Span(Base):
             "ingested_at",
             postgresql_where=text("scored_at IS NULL"),
         ),
-        # Search and filters of the read API (migration 0005): trigram GIN led by the project
+        # Search and filters of the read API (migration 0003): trigram GIN led by the project
         # (btree_gin), and (project, value, trace) for the span attributes the trace list filters.
         *(
             Index(f"ix_spans_project_{c}_trgm", "project_id", c, postgresql_using="gin",
@@ -219,7 +219,7 @@ class Trace(Base):
 
     __table_args__ = (
         Index("ix_traces_project_start", "project_id", text("start_time DESC")),
-        # Read API filters and sorts (migration 0005).
+        # Read API filters and sorts (migration 0003).
         Index("ix_traces_project_user_start", "project_id", "user_id", "start_time"),
         Index("ix_traces_project_session_start", "project_id", "session_id", "start_time"),
         Index("ix_traces_project_name_start", "project_id", "name", "start_time"),

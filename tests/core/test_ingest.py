@@ -67,3 +67,22 @@ def test_root_arriving_after_children_names_the_trace(
     assert trace.user_id == "root-user"
     assert trace.start_time == T0 - timedelta(seconds=1)
     assert trace.span_count == 2
+
+
+def test_a_ten_thousand_span_batch_is_stored_in_one_call(
+    session_factory: sessionmaker[Session], project: Project
+) -> None:
+    """OTLP batches can be this large; literal IN lists of this size overflow the parser."""
+    records = [
+        SpanRecord(
+            trace_id=f"{i + 1:032x}", span_id=f"{i + 1:016x}", name="chat", kind="llm",
+            start_time=T0, end_time=T0 + timedelta(seconds=1), provider="openai",
+            request_model="gpt-4o", input_tokens=10, output_tokens=5,
+        )  # fmt: skip
+        for i in range(10_000)
+    ]
+    with session_factory.begin() as session:
+        assert store_spans(session, project.id, records) == 10_000
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Trace)) == 10_000
+        assert session.scalar(select(func.sum(UsageHourly.calls))) == 10_000

@@ -1,6 +1,6 @@
 """search and filter indexes for the read API
 
-Revision ID: 0005
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-29 16:00:00
 
@@ -12,7 +12,7 @@ spans make the list's span-level filters (team, feature, customer, provider) ind
 
 from alembic import op
 
-revision = '0005'
+revision = '0003'
 down_revision = '0002'
 branch_labels = None
 depends_on = None

@@ -1,22 +1,19 @@
 """pending GenAI log records waiting for their span
 
-Revision ID: 0003
-Revises: 0005
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-29 16:30:00
 
 OTLP logs and traces travel separately, so a prompt/completion log record may arrive before its
 span. Such records wait here, keyed like the span, and are folded into it when it is stored.
-
-Numbering: 0005 (search indexes) landed first on 0002; this revision follows it so that the
-history keeps a single head.
 """
 
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = '0003'
-down_revision = '0005'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
