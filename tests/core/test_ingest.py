@@ -75,10 +75,17 @@ def test_a_ten_thousand_span_batch_is_stored_in_one_call(
     """OTLP batches can be this large; literal IN lists of this size overflow the parser."""
     records = [
         SpanRecord(
-            trace_id=f"{i + 1:032x}", span_id=f"{i + 1:016x}", name="chat", kind="llm",
-            start_time=T0, end_time=T0 + timedelta(seconds=1), provider="openai",
-            request_model="gpt-4o", input_tokens=10, output_tokens=5,
-        )  # fmt: skip
+            trace_id=f"{i + 1:032x}",
+            span_id=f"{i + 1:016x}",
+            name="chat",
+            kind="llm",
+            start_time=T0,
+            end_time=T0 + timedelta(seconds=1),
+            provider="openai",
+            request_model="gpt-4o",
+            input_tokens=10,
+            output_tokens=5,
+        )
         for i in range(10_000)
     ]
     with session_factory.begin() as session:
