@@ -32,10 +32,7 @@ class Outcome:
         return sum(self.rejected.values())
 
     def message(self) -> str:
-        if not self.rejected:
-            return ""
-        reasons = ", ".join(f"{reason} ({n})" for reason, n in sorted(self.rejected.items()))
-        return f"rejected {self.rejected_count} span(s): {reasons}"
+        return otlp.rejection_message(self.rejected, "span(s)")
 
 
 def ingest_export(

