@@ -12,7 +12,7 @@ from collector.committer import Committer
 from collector.metrics import CollectorMetrics
 from collector.normalise import normalise_batch
 from collector.quota import IngestQuota
-from collector.redaction import RedactionPolicy, redact_record
+from collector.redaction import RedactionPolicy, redact_records
 from collector.spans import read_batch
 from core.ingest import SpanRecord, store_spans
 from core.prices import PriceBook
@@ -58,8 +58,7 @@ def ingest_export(
     if price_book is not None and records:
         apply_overrides(records, price_book.overrides(project_id))
     if redaction is not None and redaction.enabled(project_id):
-        for record in records:
-            redact_record(record)
+        redact_records(records)
     outcome = Outcome(accepted=len(records), rejected=batch.rejected + failed)
     if records and committer is not None:
         outcome.stored = committer.store(project_id, records)

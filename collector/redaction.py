@@ -14,30 +14,65 @@ The policy is per project: ``TOKENTRAIL_REDACTION`` (default on) with per-projec
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from core.ingest import SpanRecord
 from core.settings import Settings
 
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{8,}"), "[REDACTED:anthropic_key]"),
-    (re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}"), "[REDACTED:api_key]"),
-    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "[REDACTED:aws_key]"),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"), "[REDACTED:github_token]"),
-    (re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"), "[REDACTED:slack_token]"),
-    (
+
+class _Rule(NamedTuple):
+    """A pattern, its mask, and literals one of which every match contains.
+
+    The literal tests (``str.__contains__``, in C) spare the regex engine almost every string:
+    most content holds no secret at all. ``folded`` rules test the lower-cased text, for a
+    case-insensitive pattern.
+    """
+
+    pattern: re.Pattern[str]
+    replacement: str
+    literals: tuple[str, ...]
+    folded: bool = False
+
+
+#: Applied in this order (the order is part of the result: a bearer token is masked before the
+#: email pattern sees it).
+RULES: tuple[_Rule, ...] = (
+    _Rule(re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{8,}"), "[REDACTED:anthropic_key]", ("sk-ant-",)),
+    _Rule(re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}"), "[REDACTED:api_key]", ("sk-",)),
+    _Rule(re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "[REDACTED:aws_key]", ("AKIA", "ASIA")),
+    _Rule(
+        re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"),
+        "[REDACTED:github_token]",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    ),
+    _Rule(re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"), "[REDACTED:slack_token]", ("xox",)),
+    _Rule(
         re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}"),
         "[REDACTED:jwt]",
+        ("eyJ",),
     ),
-    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{8,}"), r"\1 [REDACTED]"),
-    (
+    # No other character matches b, e, a or r case-insensitively (checked over all of Unicode
+    # in the tests), so ``"bearer" in text.lower()`` is a sound pre-filter.
+    _Rule(
+        re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{8,}"), r"\1 [REDACTED]", ("bearer",), True
+    ),
+    _Rule(
         re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b"),
         "[REDACTED:email]",
+        ("@",),
     ),
 )
 #: 13 to 19 digits, optionally grouped by spaces or dashes; the Luhn check decides.
-_CARD = re.compile(r"(?<![\d-])(?:\d[ \-]?){12,18}\d(?![\d-])")
+CARD = re.compile(r"(?<![\d-])(?:\d[ \-]?){12,18}\d(?![\d-])")
 _NON_DIGIT = re.compile(r"\D")
+#: The shortest text any rule can match: an email such as ``x@y.io``.
+_MIN_MATCH = 6
+#: ``CARD`` needs 13 digits; in ASCII text they are counted cheaply (``\d`` also matches other
+#: scripts' digits, so non-ASCII text always goes to the regex).
+_MIN_CARD_DIGITS = 13
+_ASCII_DIGITS = b"0123456789"
+#: Shorter strings (keys, roles) are cheaper to check again than to look up.
+_MEMO_MIN_CHARS = 64
 #: Attributes whose values are content (prompts, completions, arguments, results, documents).
 CONTENT_KEYS = frozenset({
     "input.value", "output.value", "gen_ai.input.messages", "gen_ai.output.messages",
@@ -91,52 +126,101 @@ def _card(match: re.Match[str]) -> str:
 
 def redact_text(text: str) -> str:
     """``text`` with provider keys, JWTs, bearer tokens, card numbers and emails masked."""
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return _CARD.sub(_card, text)
+    if len(text) < _MIN_MATCH:
+        return text
+    folded: str | None = None
+    for rule in RULES:
+        if rule.folded:
+            folded = text.lower() if folded is None else folded
+            haystack = folded
+        else:
+            haystack = text
+        for literal in rule.literals:
+            if literal in haystack:
+                text = rule.pattern.sub(rule.replacement, text)
+                folded = None
+                break
+    if _may_hold_card(text):
+        text = CARD.sub(_card, text)
+    return text
+
+
+def _may_hold_card(text: str) -> bool:
+    if not text.isascii():
+        return True
+    digits = len(text) - len(text.encode("ascii").translate(None, _ASCII_DIGITS))
+    return digits >= _MIN_CARD_DIGITS
+
+
+class Redactor:
+    """Redacts the strings of one request, each distinct long string once.
+
+    A span carries its prompt several times (as parsed message parts, as search text, in the
+    raw attributes of other conventions) and a batch often repeats a system prompt; the memo
+    holds only strings the request already holds, so the body cap bounds it too.
+    """
+
+    __slots__ = ("_memo",)
+
+    def __init__(self) -> None:
+        self._memo: dict[str, str] = {}
+
+    def text(self, text: str) -> str:
+        if len(text) < _MEMO_MIN_CHARS:
+            return redact_text(text)
+        done = self._memo.get(text)
+        if done is None:
+            done = self._memo[text] = redact_text(text)
+        return done
+
+    def value(self, value: Any) -> Any:
+        """Every string inside a JSON value redacted (keys too: a dict key can hold content).
+
+        Values reaching here are already bounded in depth (``collector.values``), so plain
+        recursion is safe.
+        """
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.value(item) for item in value]
+        if isinstance(value, dict):
+            return {self.text(str(k)): self.value(v) for k, v in value.items()}
+        return value
+
+    def record(self, record: SpanRecord) -> None:
+        """Redact a normalised span's content in place, before it is stored."""
+        record.input, record.output = self.value(record.input), self.value(record.output)
+        record.documents = self.value(record.documents)
+        if record.input_text:
+            record.input_text = self.text(record.input_text)
+        if record.output_text:
+            record.output_text = self.text(record.output_text)
+        if record.error_message:
+            record.error_message = self.text(record.error_message)
+        record.attributes = {
+            k: self.value(v) if is_content_key(k) else v for k, v in record.attributes.items()
+        }
+        record.events = [self._event(event) for event in record.events]
+
+    def _event(self, event: Any) -> Any:
+        """Events carry content in the GenAI conventions (prompt/completion, role messages) and
+        in exception messages; their attribute values are redacted whatever the key."""
+        if not isinstance(event, dict) or not isinstance(event.get("attributes"), dict):
+            return event
+        return {**event, "attributes": self.value(event["attributes"])}
 
 
 def redact_value(value: Any) -> Any:
-    """Every string inside a JSON value redacted (keys too: a dict key can hold content).
-
-    Values reaching here are already bounded in depth (``collector.values``), so plain
-    recursion is safe.
-    """
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, list):
-        return [redact_value(item) for item in value]
-    if isinstance(value, dict):
-        return {redact_text(str(k)): redact_value(v) for k, v in value.items()}
-    return value
+    """Every string inside a JSON value redacted (keys too: a dict key can hold content)."""
+    return Redactor().value(value)
 
 
 def is_content_key(key: str) -> bool:
     return key in CONTENT_KEYS or key.startswith(CONTENT_PREFIXES)
 
 
-def redact_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
-    """Content attributes redacted; every other attribute kept as sent."""
-    return {k: redact_value(v) if is_content_key(k) else v for k, v in attributes.items()}
-
-
-def redact_record(record: SpanRecord) -> None:
-    """Redact a normalised span's content in place, before it is stored."""
-    record.input, record.output = redact_value(record.input), redact_value(record.output)
-    record.documents = redact_value(record.documents)
-    if record.input_text:
-        record.input_text = redact_text(record.input_text)
-    if record.output_text:
-        record.output_text = redact_text(record.output_text)
-    if record.error_message:
-        record.error_message = redact_text(record.error_message)
-    record.attributes = redact_attributes(record.attributes)
-    record.events = [_redact_event(event) for event in record.events]
-
-
-def _redact_event(event: Any) -> Any:
-    """Events carry content in the GenAI conventions (prompt/completion, role messages) and in
-    exception messages; their attribute values are redacted whatever the key."""
-    if not isinstance(event, dict) or not isinstance(event.get("attributes"), dict):
-        return event
-    return {**event, "attributes": redact_value(event["attributes"])}
+def redact_records(records: list[SpanRecord]) -> None:
+    """Redact a request's normalised spans in place, before they are stored."""
+    redactor = Redactor()
+    for record in records:
+        redactor.record(record)
