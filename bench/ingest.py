@@ -123,7 +123,10 @@ def measure(system: str, url: str, endpoint: str, headers: dict[str, str], serve
 
 
 def tokentrail_runs(
-    args: argparse.Namespace, label: str = "TokenTrail", env: dict[str, str] | None = None
+    args: argparse.Namespace,
+    label: str = "TokenTrail",
+    env: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> list[Run]:
     with fresh_database(f"bench_tokentrail_{len(label)}_{os.getpid()}") as url:
         upgrade(url)
@@ -133,7 +136,7 @@ def tokentrail_runs(
             secret = keys.create_key(session, project, ("ingest",), "bench").secret
         engine.dispose()
         port = free_port()
-        command, server_env, ready = collector(url, port)
+        command, server_env, ready = collector(url, port, workers)
         with running(command, {**server_env, **(env or {})}, ready) as process:
             return _matrix(label, url, f"http://127.0.0.1:{port}/v1/traces",
                            {"Authorization": f"Bearer {secret}"}, process, args)  # fmt: skip
@@ -266,13 +269,20 @@ def main() -> None:
         "--no-redaction-off", dest="also_without_redaction", action="store_false",
         help="skip the second TokenTrail run with server-side redaction off",
     )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2],
+        help="collector processes (uvicorn --workers): one TokenTrail run per count",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="2,048 spans per run, no docs")
     args = parser.parse_args()
     if args.quick:
         args.spans, args.no_docs, args.also_without_redaction = 2_048, True, False
     load_before = os.getloadavg()
     print(HEADER, flush=True)
-    ours = tokentrail_runs(args)
+    ours: list[Run] = []
+    for workers in args.workers:
+        label = "TokenTrail" if workers == 1 else f"TokenTrail, {workers} processes"
+        ours += tokentrail_runs(args, label, workers=workers)
     if args.also_without_redaction:
         off = {"TOKENTRAIL_REDACTION": "false"}
         ours += tokentrail_runs(args, "TokenTrail, redaction off", off)

@@ -89,10 +89,12 @@ def running(command: list[str], env: dict[str, str], ready_url: str) -> Iterator
         log.close()
 
 
-def collector(database_url: str, port: int) -> tuple[list[str], dict[str, str], str]:
+def collector(
+    database_url: str, port: int, workers: int = 1
+) -> tuple[list[str], dict[str, str], str]:
     command = [sys.executable, "-m", "uvicorn", "--factory", "collector.app:app_from_env",
                "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-               "--log-level", "warning"]  # fmt: skip
+               "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
     env = {"TOKENTRAIL_DATABASE_URL": database_url, "TOKENTRAIL_KEY_PEPPER": "bench",
            "TOKENTRAIL_INGEST_SPANS_PER_MINUTE": "0", "PYTHONPATH": str(ROOT)}  # fmt: skip
     return command, env, f"http://127.0.0.1:{port}/readyz"

@@ -279,13 +279,30 @@ def users_list(data_dir: Path | None) -> None:
 @click.option("--port", default=4318, show_default=True, help="Collector (OTLP/HTTP) port.")
 @click.option("--dashboard-port", default=8501, show_default=True)
 @click.option("--demo", is_flag=True, help="Load 30 days of demo traffic once started.")
+@click.option(
+    "--workers",
+    "collector_workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Collector processes on the port (one per core uses them all; quotas and /metrics "
+    "are then per process, as with replicas).",
+)
 @data_dir_option
-def up(host: str, port: int, dashboard_port: int, demo: bool, data_dir: Path | None) -> None:
+def up(
+    host: str,
+    port: int,
+    dashboard_port: int,
+    demo: bool,
+    collector_workers: int,
+    data_dir: Path | None,
+) -> None:
     """Run the collector, a worker with beat and the dashboard."""
     from cli.run import run_platform
     from cli.up import Ports
 
-    sys.exit(run_platform(load_settings(data_dir), Ports(host, port, dashboard_port), demo))
+    ports = Ports(host, port, dashboard_port)
+    sys.exit(run_platform(load_settings(data_dir), ports, demo, collector_workers))
 
 
 @cli.command("demo")

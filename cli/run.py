@@ -43,7 +43,7 @@ def prepare_database(url: str, settings: Settings, demo: bool) -> tuple[str | No
         engine.dispose()
 
 
-def run_platform(settings: Settings, ports: Ports, demo: bool) -> int:
+def run_platform(settings: Settings, ports: Ports, demo: bool, collector_workers: int = 1) -> int:
     """Run until Ctrl-C or SIGTERM; return the process exit code."""
     try:
         with data_dir_lock(settings.data_dir), database(settings) as url:
@@ -53,7 +53,9 @@ def run_platform(settings: Settings, ports: Ports, demo: bool) -> int:
                 ensure_broker_database(url)
             first_key, demo_key = prepare_database(url, settings, demo)
             env = child_environment(url, settings)
-            children = start_children(service_commands(ports, settings.data_dir), env)
+            children = start_children(
+                service_commands(ports, settings.data_dir, collector_workers), env
+            )
             try:
                 wait_ready(f"http://{ports.host}:{ports.collector}/readyz", children)
                 wait_ready(f"http://{ports.host}:{ports.dashboard}/_stcore/health", children)

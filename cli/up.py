@@ -64,14 +64,21 @@ def data_dir_lock(data_dir: Path) -> Iterator[None]:
         handle.close()
 
 
-def service_commands(ports: Ports, data_dir: Path) -> dict[str, list[str]]:
-    """The command line of each service (docker-compose runs the same ones)."""
+def service_commands(
+    ports: Ports, data_dir: Path, collector_workers: int = 1
+) -> dict[str, list[str]]:
+    """The command line of each service (docker-compose runs the same ones).
+
+    ``collector_workers`` collector processes share the port (uvicorn ``--workers``); like
+    replicas, each keeps its own quota buckets and metrics.
+    """
     py = sys.executable
     dashboard_app = str(Path(str(resources.files("dashboard"))) / "app.py")
     return {
         "collector": [
             py, "-m", "uvicorn", "--factory", "collector.app:app_from_env",
             "--host", ports.host, "--port", str(ports.collector), "--no-access-log",
+            "--workers", str(collector_workers),
         ],
         "worker": [
             py, "-m", "celery", "-A", "workers.celery_main", "worker", "--beat",

@@ -56,13 +56,14 @@ def _compose() -> dict[str, list[str]]:
 
 
 def _portable(command: list[str]) -> list[str]:
-    """A command without the interpreter path, hosts, ports and file locations."""
+    """A command without the interpreter path, hosts, ports, file locations and process counts."""
     out, skip = [], False
     for arg in command[1:]:
         if skip:
             skip = False
             continue
-        if arg in ("--host", "--port", "--server.address", "--server.port", "--schedule"):
+        if arg in ("--host", "--port", "--server.address", "--server.port", "--schedule",
+                   "--workers"):  # fmt: skip
             skip = True
             continue
         out.append(arg.rsplit("/", 2)[-2] + "/app.py" if arg.endswith("dashboard/app.py") else arg)
@@ -79,3 +80,9 @@ def test_compose_runs_the_same_services_as_up() -> None:
     assert _portable(compose["worker"]) == worker
     assert _portable(compose["beat"])[:4] == ["-m", "celery", "-A", "workers.celery_main"]
     assert compose["migrate"] == ["tokentrail", "migrate"]
+
+
+def test_collector_processes_are_set_in_up_and_in_compose() -> None:
+    local = service_commands(Ports("127.0.0.1", 4318, 8501), Path("/data"), collector_workers=2)
+    assert local["collector"][-2:] == ["--workers", "2"]
+    assert _compose()["collector"][-2:] == ["--workers", "${TOKENTRAIL_COLLECTOR_WORKERS:-1}"]
