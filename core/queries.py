@@ -139,11 +139,16 @@ def get_trace(
 def score_means(
     session: Session, project_id: int, start: datetime, end: datetime
 ) -> list[ScoreMean]:
-    """Mean numeric value per score name, for scores recorded in ``[start, end)``."""
+    """Mean numeric value per score name, for scores of traces that started in ``[start, end)``.
+
+    Scores are placed at their trace's time, not when they were written: a backlog scored
+    today, or feedback given a week later, describes the calls it judges.
+    """
     query = (
         select(Score.name, func.count(Score.value), func.avg(Score.value))
-        .where(Score.project_id == project_id, Score.created_at >= start,
-               Score.created_at < end)
+        .join(Trace, (Trace.project_id == Score.project_id) & (Trace.trace_id == Score.trace_id))
+        .where(Score.project_id == project_id, Trace.start_time >= start,
+               Trace.start_time < end)
         .group_by(Score.name)
         .order_by(Score.name)
     )  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -102,3 +102,19 @@ def test_a_human_score_lands_on_the_trace_and_in_the_means(
     assert detail is not None
     assert [(s.name, s.source, s.value) for s in detail.scores] == [("review", "human", 0.5)]
     assert [(m.name, m.count) for m in means] == [("helpfulness", 2), ("review", 1)]
+
+
+@pytest.mark.usefixtures("seeded")
+def test_score_means_place_scores_at_their_trace_time_not_when_written(
+    session_factory: sessionmaker[Session], project: Project
+) -> None:
+    with session_factory.begin() as session:
+        add_human_score(session, project.id, f"{1:032x}", name="late-review", value=1.0)
+    with session_factory() as session:
+        around_trace = score_means(
+            session, project.id, T0 - timedelta(days=1), T0 + timedelta(days=1)
+        )
+        now = datetime.now(UTC)
+        when_written = score_means(session, project.id, now - timedelta(hours=1), now)
+    assert "late-review" in {m.name for m in around_trace}
+    assert "late-review" not in {m.name for m in when_written}
