@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from cli.database import child_environment, database, ensure_broker_database
 from cli.up import (
     AlreadyRunningError,
@@ -20,6 +23,7 @@ from cli.up import (
 from core import keys as keys_api
 from core.db import make_engine, make_session_factory
 from core.migrate import upgrade
+from core.models import Trace
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -36,11 +40,18 @@ def prepare_database(url: str, settings: Settings, demo: bool) -> tuple[str | No
             if created:
                 first = keys_api.create_key(session, project, ("ingest", "read"), pepper).secret
             demo_key = None
-            if demo:
+            if demo and _has_traces(session, project.id):
+                print("demo data: the project already holds traces; not loading them again")
+            elif demo:
                 demo_key = keys_api.create_key(session, project, ("ingest",), pepper, "demo").secret
             return first, demo_key
     finally:
         engine.dispose()
+
+
+def _has_traces(session: Session, project_id: int) -> bool:
+    found = session.scalar(select(Trace.trace_id).where(Trace.project_id == project_id).limit(1))
+    return found is not None
 
 
 def run_platform(settings: Settings, ports: Ports, demo: bool, collector_workers: int = 1) -> int:
