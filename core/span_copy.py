@@ -9,6 +9,7 @@ to other sessions) emptied at every commit, so a pooled connection reuses it wit
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -28,6 +29,9 @@ STAGE = "span_stage"
 SERVER_COLUMNS = frozenset({"ingested_at", "scored_at"})
 #: Used by the SQL below; the column list is derived from the model, never from input.
 _KEY = ("project_id", "trace_id", "span_id")
+#: JSONB parses what it is sent, so spaces after separators are bytes for nothing; the values
+#: are trees built from decoded input, never cyclic, so the cycle check is skipped too.
+_dump_json = json.JSONEncoder(check_circular=False, separators=(",", ":")).encode
 
 
 def _pg_type(column_type: sa_types.TypeEngine[Any]) -> str:
@@ -128,7 +132,7 @@ def _copy_staged(cursor: psycopg.Cursor[Any], values: list[list[Any]]) -> set[tu
 
 def _as_json(value: Any) -> Jsonb:
     """JSON columns keep ``None`` as JSON ``null``, as SQLAlchemy's JSONB type stores it."""
-    return Jsonb(value)
+    return Jsonb(value, dumps=_dump_json)
 
 
 def _as_is(value: Any) -> Any:
