@@ -89,7 +89,10 @@ METHOD = [
     "of the `spans` table (same indexes), one transaction per batch, on one connection, "
     "best of three. "
     "Server CPU and RSS are the server process tree; PostgreSQL CPU is the backends serving "
-    "that database.",
+    "that database. TokenTrail's collector is one uvicorn process unless the row says "
+    "otherwise; *N processes* is `uvicorn --workers N` on the same port (what "
+    "`tokentrail up --workers N` and `TOKENTRAIL_COLLECTOR_WORKERS` in docker-compose run), "
+    "on the same cores as PostgreSQL and the load generator.",
 ]
 
 
