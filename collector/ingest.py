@@ -29,7 +29,7 @@ class Outcome:
 
     @property
     def rejected_count(self) -> int:
-        return sum(self.rejected.values())
+        return self.rejected.total()
 
     def message(self) -> str:
         return otlp.rejection_message(self.rejected, "span(s)")

@@ -56,7 +56,7 @@ class LogOutcome:
 
     @property
     def rejected_count(self) -> int:
-        return sum(self.rejected.values())
+        return self.rejected.total()
 
     def message(self) -> str:
         return otlp.rejection_message(self.rejected, "log record(s)")

@@ -14,10 +14,11 @@ import json
 import types
 import typing
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
+from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import StreamingResponse
@@ -26,6 +27,12 @@ from core.queries_views import Page
 
 #: Most rows one export returns; narrow the filter (or page the list) for more.
 MAX_EXPORT_ROWS = 1_000_000
+#: What the export routes answer with, for OpenAPI.
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}, "application/x-ndjson": {},
+                      "application/vnd.apache.parquet": {}}},
+}  # fmt: skip
+MaxRows = Annotated[int, Query(ge=1, le=MAX_EXPORT_ROWS)]
 EXPORT_PAGE = 500
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson",
                "parquet": "application/vnd.apache.parquet"}  # fmt: skip

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from collector.deps import FactoryDep, Reader
-from collector.routes.api_export import MAX_EXPORT_ROWS, export_response
+from collector.routes.api_export import (
+    EXPORT_RESPONSES,
+    MAX_EXPORT_ROWS,
+    MaxRows,
+    export_response,
+)
 from collector.routes.api_models import SpanOut, SpanPage
 from collector.routes.api_params import Cursor, ExportFormat, Filters, Limit, SortParam, sort_key
 from core.queries_spans import list_spans
@@ -39,13 +42,12 @@ async def spans(
     "/spans/export",
     summary="Every span matching the filters as CSV, JSON Lines or Parquet (streamed)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {},
-                                 "application/vnd.apache.parquet": {}}}},
-)  # fmt: skip
+    responses=EXPORT_RESPONSES,
+)
 def export_spans(
     principal: Reader, factory: FactoryDep, where: Filters, fmt: ExportFormat = "csv",
     sort: SortParam = "time",
-    max_rows: Annotated[int, Query(ge=1, le=MAX_EXPORT_ROWS)] = MAX_EXPORT_ROWS,
+    max_rows: MaxRows = MAX_EXPORT_ROWS,
 ) -> StreamingResponse:  # fmt: skip
     def fetch(session: Session, cursor: str | None) -> Page[SpanView]:
         return list_spans(session, principal.project_id, where, sort=sort_key(sort),

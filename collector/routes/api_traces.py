@@ -10,7 +10,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from collector.deps import FactoryDep, Reader
-from collector.routes.api_export import MAX_EXPORT_ROWS, export_response
+from collector.routes.api_export import (
+    EXPORT_RESPONSES,
+    MAX_EXPORT_ROWS,
+    MaxRows,
+    export_response,
+)
 from collector.routes.api_models import SpanOut, TraceDetailOut, TraceOut, TracePage
 from collector.routes.api_params import Cursor, ExportFormat, Filters, Limit, SortParam, sort_key
 from core import queries
@@ -42,13 +47,12 @@ async def list_traces(
     "/traces/export",
     summary="Every trace matching the filters as CSV, JSON Lines or Parquet (streamed)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {},
-                                 "application/vnd.apache.parquet": {}}}},
-)  # fmt: skip
+    responses=EXPORT_RESPONSES,
+)
 def export_traces(
     principal: Reader, factory: FactoryDep, where: Filters, fmt: ExportFormat = "csv",
     sort: SortParam = "time",
-    max_rows: Annotated[int, Query(ge=1, le=MAX_EXPORT_ROWS)] = MAX_EXPORT_ROWS,
+    max_rows: MaxRows = MAX_EXPORT_ROWS,
 ) -> StreamingResponse:  # fmt: skip
     def fetch(session: Session, cursor: str | None) -> Page[TraceSummary]:
         return queries.list_traces(session, principal.project_id, where, sort=sort_key(sort),
