@@ -130,3 +130,18 @@ def test_public_functions_have_docstrings() -> None:
         obj = getattr(tokentrail, name)
         if callable(obj):
             assert inspect.getdoc(obj), name
+
+
+def test_stats_keep_the_final_counts_after_shutdown(receiver: Receiver) -> None:
+    tokentrail.configure(endpoint=receiver.url)
+
+    @tokentrail.observe
+    def step() -> int:
+        return 1
+
+    for _ in range(3):
+        step()
+    tokentrail.shutdown(timeout=2)
+    final = tokentrail.stats()
+    assert final["created"] == 3
+    assert final["exported"] + final["dropped"] + final["queued"] + final["spooled"] == 3

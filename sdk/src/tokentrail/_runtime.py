@@ -45,6 +45,7 @@ class Runtime:
 
 
 _runtime: Runtime | None = None
+_stopped: Runtime | None = None  # the last runtime shut down, for its final stats()
 _resolved = False  # settings were resolved (configure() called, or the environment read once)
 _lock = threading.Lock()
 _atexit_registered = False
@@ -85,7 +86,8 @@ def _on_start(config: Config) -> Any:
 
 
 def _install(config: Config | None) -> None:
-    global _runtime, _atexit_registered
+    global _runtime, _atexit_registered, _stopped
+    _stopped = None
     if config is None:
         _runtime = None
         return
@@ -199,13 +201,17 @@ def flush(timeout: float = 2.0) -> bool:
 
 
 def shutdown(timeout: float = 2.0) -> bool:
-    """Flush within ``timeout`` seconds, then stop; spans left are counted as dropped."""
-    global _runtime, _resolved
+    """Flush within ``timeout`` seconds, then stop; spans left are counted as dropped.
+
+    :func:`stats` keeps reporting the stopped SDK's final counters until it is configured again.
+    """
+    global _runtime, _resolved, _stopped
     with _lock:
         runtime, _runtime = _runtime, None
         _resolved = True
     if runtime is None:
         return True
+    _stopped = runtime
     try:
         return _stop(runtime, timeout)
     except Exception as exc:
@@ -226,7 +232,7 @@ def stats() -> dict[str, Any]:
     spans this process wrote to the spool that are still there. Spans sent or dropped from the
     spool on behalf of an earlier process are counted apart, in ``spool_recovered``.
     """
-    runtime = _runtime
+    runtime = _runtime or _stopped
     if runtime is None:
         counters: dict[str, Any] = {
             "created": 0,
@@ -250,9 +256,10 @@ def stats() -> dict[str, Any]:
 
 def reset_for_tests() -> None:
     """Forget the configuration so the next call reads the environment again (tests only)."""
-    global _runtime, _resolved
+    global _runtime, _resolved, _stopped
     with _lock:
         runtime, _runtime = _runtime, None
         _resolved = False
+        _stopped = None
     if runtime is not None:
         _stop(runtime, 0.5)
