@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from core.db import normalise_url
-from core.models import Base
+from core.schema import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -16,8 +16,8 @@ import typing
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pyarrow as pa
+import pyarrow.parquet as pq
 from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker

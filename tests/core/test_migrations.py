@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, inspect, pool
 
 from core.db import normalise_url
 from core.migrate import downgrade, upgrade
-from core.models import Base
+from core.schema import Base
 from tests.services import scratch_database
 
 
