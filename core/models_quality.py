@@ -1,4 +1,4 @@
-"""Quality and drift: scorer settings, dead letters, drift runs and results, the LLM judge.
+"""Quality: scorer settings, sampling, rescoring requests and dead letters.
 
 Tables import :class:`core.models.Base`; :mod:`core.schema` imports every model module so
 Alembic and the tests see the whole schema.

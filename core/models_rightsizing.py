@@ -1,4 +1,4 @@
-"""Right-sizing: task definitions and replay experiments.
+"""Right-sizing and the LLM judge: task definitions, replay experiments, judge settings.
 
 Tables import :class:`core.models.Base`; :mod:`core.schema` imports every model module so
 Alembic and the tests see the whole schema.

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from core import models_finance, models_governance, models_quality, models_rightsizing
+from core import (
+    models_drift,
+    models_finance,
+    models_governance,
+    models_quality,
+    models_rightsizing,
+)
 from core.models import Base
 
 metadata = Base.metadata
@@ -10,6 +16,7 @@ metadata = Base.metadata
 __all__ = [
     "Base",
     "metadata",
+    "models_drift",
     "models_finance",
     "models_governance",
     "models_quality",

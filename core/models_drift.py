@@ -1,0 +1,11 @@
+"""Drift: drift runs, their per-segment results and detected model changes.
+
+Tables import :class:`core.models.Base`; :mod:`core.schema` imports every model module so
+Alembic and the tests see the whole schema.
+"""
+
+from __future__ import annotations
+
+from core.models import Base
+
+__all__ = ["Base"]
