@@ -62,7 +62,6 @@ class Alert(Base):
     )  # fmt: skip
 
 
-
 class Budget(Base):
     """A spending limit for one UTC calendar period over the project or one dimension value.
 
