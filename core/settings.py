@@ -63,6 +63,18 @@ class Settings(BaseSettings):
     score_batch_size: int = 200
     score_interval_s: float = 2.0
 
+    #: Budgets and alert delivery (core/budget_state.py, core/webhooks.py): how often the worker
+    #: recomputes budget state and sends pending alerts; webhook retries back off exponentially
+    #: from ``webhook_retry_base_s`` and stop after ``webhook_max_attempts``.
+    budget_interval_s: float = 60.0
+    webhook_interval_s: float = 10.0
+    webhook_timeout_s: float = 10.0
+    webhook_retry_base_s: float = 30.0
+    webhook_max_attempts: int = 8
+    #: Let outbound URLs (webhooks, judges) reach loopback, for tests' stub receivers only;
+    #: private and link-local addresses stay refused whatever this says.
+    outbound_allow_loopback: bool = False
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
