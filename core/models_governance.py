@@ -6,7 +6,7 @@ Alembic and the tests see the whole schema.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -118,7 +119,7 @@ class BudgetState(Base):
     expected_total: Mapped[Decimal] = mapped_column(MONEY)
     expected_low: Mapped[Decimal] = mapped_column(MONEY)
     expected_high: Mapped[Decimal] = mapped_column(MONEY)
-    exhausts_on: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    exhausts_on: Mapped[date | None] = mapped_column(Date)
     thresholds_crossed: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default="{}")
     exhausted: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -8,6 +8,7 @@ answer that changes in between (rebinding) cannot reach a private service.
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -15,6 +16,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from core.errors import InvalidInputError
+
+#: The most of an answer's body read back (webhook receivers answer a few bytes).
+MAX_RESPONSE_BYTES = 64 * 1024
+_WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 class OutboundURLError(InvalidInputError):
@@ -90,6 +95,29 @@ def post_json(
     The Host header and TLS server name stay the URL's host, so certificates still verify.
     Raises OutboundURLError for a refused URL and httpx errors for transport failures.
     """
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return post_bytes(
+        url,
+        body,
+        timeout_s=timeout_s,
+        headers={"Content-Type": "application/json", **(headers or {})},
+        allow_loopback=allow_loopback,
+    )
+
+
+def post_bytes(
+    url: str,
+    body: bytes,
+    *,
+    timeout_s: float = 10.0,
+    headers: dict[str, str] | None = None,
+    allow_loopback: bool = False,
+) -> httpx.Response:
+    """POST ``body`` exactly as given (so a signature over it holds), like :func:`post_json`.
+
+    The answer is read at most :data:`MAX_RESPONSE_BYTES` far: a receiver cannot make us
+    hold a large body, and redirects are never followed (they could lead anywhere).
+    """
     checked = check_url(url, allow_loopback=allow_loopback)
     parts = urlsplit(url)
     literal = f"[{checked.address}]" if ":" in checked.address else checked.address
@@ -98,6 +126,19 @@ def post_json(
     extensions = {"sni_hostname": checked.host} if parts.scheme == "https" else {}
     with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
         request = client.build_request(
-            "POST", pinned, json=payload, headers=request_headers, extensions=extensions
+            "POST", pinned, content=body, headers=request_headers, extensions=extensions
         )
-        return client.send(request)
+        response = client.send(request, stream=True)
+        try:
+            received = bytearray()
+            for chunk in response.iter_bytes():
+                received += chunk[: MAX_RESPONSE_BYTES - len(received)]
+                if len(received) >= MAX_RESPONSE_BYTES:
+                    break
+        finally:
+            response.close()
+        # The body is decoded already: headers describing its wire form must not come along.
+        kept = [(k, v) for k, v in response.headers.multi_items() if k not in _WIRE_HEADERS]
+        return httpx.Response(
+            response.status_code, headers=kept, content=bytes(received), request=request
+        )

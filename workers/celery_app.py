@@ -30,7 +30,11 @@ def resolve_broker_url(settings: Settings) -> str:
 
 def create_celery(settings: Settings) -> Celery:
     """A Celery app whose tasks survive worker loss and never pile up duplicates."""
-    app = Celery("tokentrail", broker=resolve_broker_url(settings), include=["workers.tasks"])
+    include = [
+        "workers.tasks",
+        "workers.governance_tasks",
+    ]
+    app = Celery("tokentrail", broker=resolve_broker_url(settings), include=include)
     app.conf.update(
         task_default_queue=settings.celery_queue,
         task_acks_late=True,
@@ -46,6 +50,16 @@ def create_celery(settings: Settings) -> Celery:
                 "task": SCORE_TASK,
                 "schedule": settings.score_interval_s,
                 "options": {"expires": max(settings.score_interval_s * 5, 10)},
+            },
+            "governance-budgets": {
+                "task": "governance.refresh_budgets",
+                "schedule": settings.budget_interval_s,
+                "options": {"expires": settings.budget_interval_s},
+            },
+            "governance-deliveries": {
+                "task": "governance.deliver_alerts",
+                "schedule": settings.webhook_interval_s,
+                "options": {"expires": max(settings.webhook_interval_s * 3, 10)},
             },
         },
         timezone="UTC",

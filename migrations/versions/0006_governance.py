@@ -64,7 +64,7 @@ def upgrade() -> None:
     sa.Column('expected_total', sa.Numeric(precision=22, scale=10), nullable=False),
     sa.Column('expected_low', sa.Numeric(precision=22, scale=10), nullable=False),
     sa.Column('expected_high', sa.Numeric(precision=22, scale=10), nullable=False),
-    sa.Column('exhausts_on', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('exhausts_on', sa.Date(), nullable=True),
     sa.Column('thresholds_crossed', postgresql.ARRAY(sa.Integer()), server_default='{}', nullable=False),
     sa.Column('exhausted', sa.Boolean(), server_default=sa.text('false'), nullable=False),
     sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,281 @@
+"""Budget state from the hourly rollups: spend, forecast, thresholds, and the ``budget_ok`` check.
+
+Nothing here reads spans. The worker runs :func:`refresh_budget` for every enabled budget each
+minute; it stores the state and raises each crossed threshold once per period (the alert's
+dedup key is budget, period start and threshold). :func:`exhausted_hard_budgets` answers the
+SDK's ``budget_ok``: it adds the rollup rows from the hour the worker last ran in to the spend
+the worker settled before that hour, so new spend counts at once rather than a minute later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from core.alerts import Severity, raise_alert
+from core.budgets import SCOPE_COLUMNS, describe_scope, get_budget, period_bounds
+from core.forecast import HISTORY_DAYS, Forecast, daily_costs, forecast_period
+from core.models import UsageHourly
+from core.models_governance import Budget, BudgetState
+from core.timeutil import floor_hour
+
+ZERO = Decimal(0)
+
+
+class BudgetStatus(BaseModel):
+    """Where a budget stands in its current period."""
+
+    budget_id: int
+    name: str
+    scope: str
+    value: str
+    period: str
+    period_start: datetime
+    period_end: datetime
+    limit_usd: Decimal
+    spent: Decimal
+    remaining: Decimal
+    fraction: Decimal
+    expected_total: Decimal
+    expected_low: Decimal
+    expected_high: Decimal
+    forecast_method: str
+    exhausts_on: date | None
+    thresholds: list[int]
+    thresholds_crossed: list[int]
+    exhausted: bool
+    hard: bool
+    enabled: bool
+    computed_at: datetime
+
+
+@dataclass(frozen=True)
+class BurnDown:
+    """A period's spend, day by day (hour by hour for a daily budget), with its forecast."""
+
+    status: BudgetStatus
+    actual: list[tuple[datetime, Decimal]]  # cumulative spend at the end of each step so far
+    expected: list[tuple[datetime, Decimal]]  # cumulative expected spend for the steps to come
+
+
+@dataclass(frozen=True)
+class ExhaustedBudget:
+    """A hard budget that refuses further spend until ``resets_at``."""
+
+    id: int
+    name: str
+    scope: str
+    value: str
+    period: str
+    resets_at: datetime
+
+
+def _scoped(query: Any, budget: Budget) -> Any:
+    query = query.where(UsageHourly.project_id == budget.project_id)
+    column = SCOPE_COLUMNS.get(budget.scope)
+    if column is not None:
+        query = query.where(getattr(UsageHourly, column) == budget.scope_value)
+    return query
+
+
+def spend_since(session: Session, budget: Budget, start: datetime, end: datetime) -> Decimal:
+    """The budget's spend in rollup hours ``[start, end)``."""
+    query = _scoped(select(func.coalesce(func.sum(UsageHourly.cost), ZERO)), budget)
+    query = query.where(UsageHourly.hour >= start, UsageHourly.hour < end)
+    return Decimal(session.scalar(query) or ZERO)
+
+
+def _spend(session: Session, budget: Budget, start: datetime, end: datetime, settled: datetime
+           ) -> tuple[Decimal, Decimal]:  # fmt: skip
+    """``(spend of [start, end), spend of [start, settled))`` in one pass over the rollups."""
+    total = func.coalesce(func.sum(UsageHourly.cost), ZERO)
+    before = func.coalesce(func.sum(UsageHourly.cost).filter(UsageHourly.hour < settled), ZERO)
+    query = _scoped(select(total, before), budget)
+    row = session.execute(query.where(UsageHourly.hour >= start, UsageHourly.hour < end)).one()
+    return Decimal(row[0]), Decimal(row[1])
+
+
+def _forecast(session: Session, budget: Budget, start: datetime, end: datetime, now: datetime
+              ) -> Forecast:  # fmt: skip
+    column = SCOPE_COLUMNS.get(budget.scope)
+    filters = {column: budget.scope_value} if column else None
+    today = min(now.date(), (end - timedelta(days=1)).date())
+    daily = daily_costs(session, budget.project_id, start=start.date() - timedelta(HISTORY_DAYS),
+                        end=today, filters=filters)  # fmt: skip
+    # Days before the first spend are "no history yet", not a run of free days.
+    first = next((i for i, (_, cost) in enumerate(daily) if cost), len(daily))
+    last_day = (end - timedelta(days=1)).date()
+    return forecast_period(
+        daily[first:], period_start=start.date(), period_end=last_day, today=today, now=now
+    )
+
+
+def compute_status(session: Session, budget: Budget, now: datetime
+                   ) -> tuple[BudgetStatus, Decimal, Forecast]:  # fmt: skip
+    """The budget's status at ``now``, its spend settled before the current hour, and the
+    forecast the status took its expected total from."""
+    now = now.astimezone(UTC)
+    start, end = period_bounds(budget.period, now)
+    settled_until = max(start, floor_hour(now))
+    spent, settled = _spend(session, budget, start, end, settled_until)
+    forecast = _forecast(session, budget, start, end, now)
+    # The forecast's own spend can differ by rows committed in between: ours is the truth.
+    remaining = forecast.expected_total - forecast.spent
+    limit = budget.limit_usd
+    crossed = [t for t in budget.thresholds if spent * 100 >= limit * t]
+    status = BudgetStatus(
+        budget_id=budget.id, name=budget.name, scope=budget.scope, value=budget.scope_value,
+        period=budget.period, period_start=start, period_end=end, limit_usd=limit, spent=spent,
+        remaining=max(limit - spent, ZERO), fraction=(spent / limit).quantize(Decimal("0.0001")),
+        expected_total=spent + remaining, expected_low=spent + (forecast.low - forecast.spent),
+        expected_high=spent + (forecast.high - forecast.spent), forecast_method=forecast.method,
+        exhausts_on=_exhaustion(forecast, spent, limit), thresholds=list(budget.thresholds),
+        thresholds_crossed=crossed, exhausted=spent >= limit, hard=budget.hard,
+        enabled=budget.enabled, computed_at=now,
+    )  # fmt: skip
+    return status, settled, forecast
+
+
+def _exhaustion(forecast: Forecast, spent: Decimal, limit: Decimal) -> date | None:
+    if spent >= limit:
+        return forecast.projected_exhaustion(limit) or forecast.today
+    return forecast.projected_exhaustion(limit - (spent - forecast.spent))
+
+
+def _store(session: Session, budget: Budget, status: BudgetStatus, settled: Decimal) -> None:
+    values = {
+        "period_start": status.period_start, "period_end": status.period_end,
+        "spent": status.spent, "settled_spent": settled,
+        "settled_until": max(status.period_start, floor_hour(status.computed_at)),
+        "expected_total": status.expected_total, "expected_low": status.expected_low,
+        "expected_high": status.expected_high, "exhausts_on": status.exhausts_on,
+        "thresholds_crossed": status.thresholds_crossed, "exhausted": status.exhausted,
+        "computed_at": status.computed_at,
+    }  # fmt: skip
+    stmt = pg_insert(BudgetState).values(project_id=budget.project_id, budget_id=budget.id,
+                                         **values)  # fmt: skip
+    session.execute(stmt.on_conflict_do_update(index_elements=["project_id", "budget_id"],
+                                               set_=values))  # fmt: skip
+
+
+def _usd(amount: Decimal) -> str:
+    return f"${amount:,.2f}" if abs(amount) >= 1 else f"${amount:.4f}"
+
+
+def _raise_thresholds(session: Session, budget: Budget, status: BudgetStatus) -> list[int]:
+    raised = []
+    where = describe_scope(budget.scope, budget.scope_value)
+    for threshold in status.thresholds_crossed:
+        severity: Severity = "critical" if threshold >= 100 else "warning"
+        body = (
+            f"{_usd(status.spent)} spent of {_usd(status.limit_usd)} ({status.fraction:.0%}) on "
+            f"{where} this {budget.period} (since {status.period_start:%Y-%m-%d}). Expected by "
+            f"the end of the period: {_usd(status.expected_total)}."
+        )
+        if budget.hard and status.exhausted:
+            body += f" Hard budget: budget_ok() answers false until {status.period_end:%Y-%m-%d}."
+        details = {
+            "budget_id": budget.id, "threshold": threshold, "scope": budget.scope,
+            "value": budget.scope_value, "period": budget.period,
+            "period_start": status.period_start.isoformat(),
+            "spent": str(status.spent), "limit_usd": str(status.limit_usd), "hard": budget.hard,
+        }  # fmt: skip
+        alert_id = raise_alert(
+            session, project_id=budget.project_id, kind="budget", severity=severity,
+            title=f"Budget “{budget.name}” passed {threshold} % of {_usd(status.limit_usd)}",
+            dedup_key=f"budget:{budget.id}:{status.period_start.isoformat()}:{threshold}",
+            body=body, details=details,
+        )  # fmt: skip
+        if alert_id is not None:
+            raised.append(threshold)
+    return raised
+
+
+def refresh_budget(session: Session, project_id: int, budget_id: int, now: datetime
+                   ) -> list[int] | None:  # fmt: skip
+    """Recompute and store one enabled budget's state and alert newly crossed thresholds.
+
+    The budget row is locked with ``SKIP LOCKED``, so overlapping runs on several workers skip
+    a budget another is computing. Returns the thresholds alerted now (None when skipped).
+    """
+    budget = session.scalar(
+        select(Budget)
+        .where(Budget.project_id == project_id, Budget.id == budget_id, Budget.enabled.is_(True))
+        .with_for_update(skip_locked=True)
+    )
+    if budget is None:
+        return None
+    status, settled, _ = compute_status(session, budget, now)
+    _store(session, budget, status, settled)
+    return _raise_thresholds(session, budget, status)
+
+
+def budget_status(session: Session, project_id: int, budget_id: int, now: datetime
+                  ) -> BudgetStatus:  # fmt: skip
+    """The budget's status computed now from the rollups (NotFoundError for another project's)."""
+    return compute_status(session, get_budget(session, project_id, budget_id), now)[0]
+
+
+def burn_down(session: Session, project_id: int, budget_id: int, now: datetime) -> BurnDown:
+    """Cumulative spend over the current period and the forecast's path to its end."""
+    budget = get_budget(session, project_id, budget_id)
+    now = now.astimezone(UTC)
+    status, _, forecast = compute_status(session, budget, now)
+    step = timedelta(hours=1) if budget.period == "day" else timedelta(days=1)
+    bucket = func.date_trunc("hour" if budget.period == "day" else "day", UsageHourly.hour, "UTC")
+    query = _scoped(select(bucket, func.sum(UsageHourly.cost)), budget)
+    query = query.where(UsageHourly.hour >= status.period_start,
+                        UsageHourly.hour < status.period_end).group_by(bucket)  # fmt: skip
+    by_step = {when.astimezone(UTC): Decimal(cost) for when, cost in session.execute(query)}
+    actual, total, at = [(status.period_start, ZERO)], ZERO, status.period_start
+    while at <= now and at < status.period_end:
+        total += by_step.get(at, ZERO)
+        at += step
+        actual.append((min(at, now), total))
+    expected, cumulative = [(actual[-1][0], total)], total
+    for day, cost in forecast.expected:
+        cumulative += cost
+        end_of_day = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+        expected.append((min(end_of_day, status.period_end), cumulative))
+    return BurnDown(status=status, actual=actual, expected=expected)
+
+
+def exhausted_hard_budgets(
+    session: Session, project_id: int, dimensions: Mapping[str, str], now: datetime
+) -> list[ExhaustedBudget]:
+    """The enabled hard budgets limiting ``dimensions`` that are exhausted at ``now``.
+
+    A project-wide budget limits every call; a team, feature, customer, model or user budget
+    limits the calls that name that value (``dimensions`` uses the scope names as keys).
+    """
+    candidates = session.execute(
+        select(Budget, BudgetState)
+        .outerjoin(BudgetState, (BudgetState.project_id == Budget.project_id)
+                   & (BudgetState.budget_id == Budget.id))
+        .where(Budget.project_id == project_id, Budget.hard.is_(True), Budget.enabled.is_(True))
+        .order_by(Budget.id)
+    ).all()  # fmt: skip
+    exhausted = []
+    for budget, state in candidates:
+        if budget.scope != "project" and dimensions.get(budget.scope) != budget.scope_value:
+            continue
+        start, end = period_bounds(budget.period, now)
+        if state is not None and state.period_start == start:
+            if state.exhausted:
+                spent = state.spent
+            else:
+                spent = state.settled_spent + spend_since(session, budget, state.settled_until, end)
+        else:
+            spent = spend_since(session, budget, start, end)
+        if spent >= budget.limit_usd:
+            exhausted.append(ExhaustedBudget(budget.id, budget.name, budget.scope,
+                                             budget.scope_value, budget.period, end))  # fmt: skip
+    return exhausted
