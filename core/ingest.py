@@ -1,9 +1,9 @@
 """The write path: normalised spans in, one transaction that also keeps summaries in step.
 
 Spans are bulk-copied and inserted with conflict-skip on (project, trace_id, span_id)
-(``core.span_copy``); the trace summaries and the hourly rollups are then updated from the
-rows that were *actually* inserted, in the same transaction, so a re-sent batch changes
-nothing at all.
+(``core.span_copy``); the trace summaries and the hourly and daily rollups
+(``core.rollups``) are then updated from the rows that were *actually* inserted, in the same
+transaction, so a re-sent batch changes nothing at all.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from sqlalchemy import func, literal_column
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from core import duplicates, pending_logs
-from core.models import CostSource, SpanKind, SpanStatus, Trace, UsageHourly
+from core import duplicates, pending_logs, rollups
+from core.models import CostSource, SpanKind, SpanStatus, Trace
 from core.span_copy import copy_spans
-from core.timeutil import floor_hour
 
 #: Kinds whose usage counts towards trace totals and rollups (agent/chain spans that repeat
 #: their children's usage would otherwise be counted twice).
@@ -200,55 +199,9 @@ def update_traces(session: Session, project_id: int, spans: Sequence[SpanRecord]
     session.execute(stmt, rows)
 
 
-ROLLUP_DIMENSIONS = ("provider", "model", "team", "feature", "customer", "user_id",
-                     "environment", "service")  # fmt: skip
-ROLLUP_MEASURES = ("calls", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
-                   "cache_write_tokens", "reasoning_tokens", "cost", "unpriced_calls",
-                   "latency_ms_sum")  # fmt: skip
-
-
-def rollup_key(span: SpanRecord) -> tuple[Any, ...]:
-    """The hourly rollup cell a span belongs to; missing dimensions are ''."""
-    dims = (span.provider, span.model, span.team, span.feature, span.customer, span.user_id,
-            span.environment, span.service)  # fmt: skip
-    return (floor_hour(span.start_time), *(d or "" for d in dims))
-
-
-def rollup_rows(project_id: int, spans: Iterable[SpanRecord]) -> list[dict[str, Any]]:
-    """Aggregate LLM/embedding spans into hourly rollup rows (pure; used by recompute checks)."""
-    cells: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for s in spans:
-        if not s.counts_usage:
-            continue
-        key = rollup_key(s)
-        cell = cells.get(key)
-        if cell is None:
-            cell = cells[key] = {"project_id": project_id, "hour": key[0],
-                                 **dict(zip(ROLLUP_DIMENSIONS, key[1:], strict=True)),
-                                 **{m: 0 for m in ROLLUP_MEASURES}}  # fmt: skip
-            cell["cost"], cell["latency_ms_sum"] = Decimal(0), 0.0
-        cell["calls"] += 1
-        cell["errors"] += int(s.is_error)
-        for bucket in ("input_tokens", "output_tokens", "cache_read_tokens",
-                       "cache_write_tokens", "reasoning_tokens"):  # fmt: skip
-            cell[bucket] += getattr(s, bucket) or 0
-        if s.cost is None:
-            cell["unpriced_calls"] += 1
-        else:
-            cell["cost"] += s.cost
-        cell["latency_ms_sum"] += s.duration_ms
-    return [cells[k] for k in sorted(cells)]
-
-
-def update_rollups(session: Session, project_id: int, spans: Sequence[SpanRecord]) -> None:
-    """Add newly inserted spans to the hourly rollups (cells locked in a fixed order)."""
-    rows = rollup_rows(project_id, spans)
-    if not rows:
-        return
-    stmt = pg_insert(UsageHourly)
-    cur, ex = UsageHourly.__table__.c, stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["project_id", "hour", *ROLLUP_DIMENSIONS],
-        set_={m: cur[m] + ex[m] for m in ROLLUP_MEASURES},
-    )
-    session.execute(stmt, rows)
+#: Kept for callers of the former names; the rollups live in :mod:`core.rollups`.
+ROLLUP_DIMENSIONS = rollups.DIMENSIONS
+ROLLUP_MEASURES = rollups.MEASURES
+rollup_key = rollups.rollup_key
+rollup_rows = rollups.rollup_rows
+update_rollups = rollups.update_rollups

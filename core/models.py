@@ -302,6 +302,9 @@ class UsageHourly(Base):
     cost: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
     unpriced_calls: Mapped[int] = mapped_column(BigInteger, server_default="0")
     latency_ms_sum: Mapped[float] = mapped_column(Double, server_default="0")
+    #: Calls per latency bucket (``core.rollups.LATENCY_EDGES_MS``, log-spaced): p50/p95
+    #: estimates without scanning spans (migration 0005).
+    latency_hist: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
 
 
 class PriceOverride(Base):

@@ -1,11 +1,120 @@
-"""Finance: daily rollups, latency distribution and re-pricing jobs.
+"""Finance: daily rollups, the latency distribution of the rollups, and re-pricing jobs.
 
 Tables import :class:`core.models.Base`; :mod:`core.schema` imports every model module so
-Alembic and the tests see the whole schema.
+Alembic and the tests see the whole schema. The hourly rollup (``usage_hourly``) lives in
+:mod:`core.models`; its latency histogram column and this module's tables come from migration
+0005.
 """
 
 from __future__ import annotations
 
-from core.models import Base
+import enum
+from datetime import datetime
+from decimal import Decimal
 
-__all__ = ["Base"]
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Double,
+    ForeignKey,
+    Identity,
+    Index,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models import MONEY, Base
+
+
+class UsageDaily(Base):
+    """Daily usage per attribution dimension (UTC days); the same cells as ``usage_hourly``.
+
+    Maintained at ingest in the same transaction as the hourly rows (from inserted spans
+    only), adjusted by re-pricing and re-checked by reconciliation, exactly like the hourly
+    table; missing dimensions are stored as ''.
+    """
+
+    __tablename__ = "usage_daily"
+
+    project_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    provider: Mapped[str] = mapped_column(Text, primary_key=True)
+    model: Mapped[str] = mapped_column(Text, primary_key=True)
+    team: Mapped[str] = mapped_column(Text, primary_key=True)
+    feature: Mapped[str] = mapped_column(Text, primary_key=True)
+    customer: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    environment: Mapped[str] = mapped_column(Text, primary_key=True)
+    service: Mapped[str] = mapped_column(Text, primary_key=True)
+    calls: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    errors: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    input_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    reasoning_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    cost: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
+    unpriced_calls: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    latency_ms_sum: Mapped[float] = mapped_column(Double, server_default="0")
+    latency_hist: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
+
+
+class RepricingStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class RepricingJob(Base):
+    """Re-compute computed costs of a project's spans over ``[range_start, range_end)``.
+
+    A worker claims the row (``FOR UPDATE SKIP LOCKED``) for one batch at a time; each batch
+    updates spans, rollups and the keyset cursor (start_time, trace_id, span_id) in one
+    transaction, so a killed worker's successor resumes exactly where the last commit left
+    off. ``models`` limits the job to those model names (None: every model).
+    """
+
+    __tablename__ = "repricing_jobs"
+
+    project_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), server_default=RepricingStatus.QUEUED.value)
+    reason: Mapped[str] = mapped_column(Text, server_default="")
+    created_by: Mapped[str] = mapped_column(Text, server_default="")
+    range_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    range_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    models: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    cursor_start_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cursor_trace_id: Mapped[str | None] = mapped_column(String(32))
+    cursor_span_id: Mapped[str | None] = mapped_column(String(16))
+    spans_scanned: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    spans_repriced: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    batches: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    cost_before: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
+    cost_after: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index(
+            "ix_repricing_jobs_project_open",
+            "project_id",
+            "id",
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+    )
+
+
+__all__ = ["RepricingJob", "RepricingStatus", "UsageDaily"]
