@@ -18,6 +18,8 @@ from collector.middleware import RequestGuard
 from collector.quota import AuthGuard, IngestQuota
 from collector.redaction import RedactionPolicy
 from collector.routes import (
+    api_alerts,
+    api_budgets,
     api_sessions,
     api_spans,
     api_traces,
@@ -59,6 +61,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.redaction = RedactionPolicy.from_settings(settings)
     errors.install(app)
     for module in (traces, logs, scores, prices, api_traces, api_spans, api_sessions, health):
+        app.include_router(module.router)
+    for module in (api_budgets, api_alerts):
         app.include_router(module.router)
     app.add_middleware(
         RequestGuard,

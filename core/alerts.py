@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
@@ -15,6 +16,22 @@ from core.errors import NotFoundError
 from core.models_governance import Alert
 
 Severity = Literal["info", "warning", "critical"]
+
+
+class AlertOut(BaseModel):
+    """An alert as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    severity: str
+    title: str
+    body: str
+    details: dict[str, Any]
+    created_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
 
 
 def raise_alert(
