@@ -391,6 +391,24 @@ def reconcile(
     return report
 
 
+def reconcile_recent(
+    factory: Any, now: datetime, window: timedelta, *, repair: bool = True
+) -> list[ReconcileReport]:
+    """Reconcile every project's rollups over the UTC days covering ``[now - window, now)``,
+    one transaction per project (a failing project is logged and skipped)."""
+    with factory() as session:
+        project_ids = list(session.scalars(text("SELECT id FROM projects ORDER BY id")))
+    reports = []
+    for project_id in project_ids:
+        try:
+            with factory.begin() as session:
+                session.execute(text("SET LOCAL statement_timeout = '300s'"))
+                reports.append(reconcile(session, project_id, now - window, now, repair=repair))
+        except Exception:
+            logger.exception("reconciliation of project %s failed", project_id)
+    return reports
+
+
 __all__ = [
     "DIMENSIONS",
     "HIST_BUCKETS",
@@ -408,6 +426,7 @@ __all__ = [
     "quantile_from_hist",
     "rebuild",
     "reconcile",
+    "reconcile_recent",
     "rollup_key",
     "rollup_rows",
     "update_rollups",

@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     #: private and link-local addresses stay refused whatever this says.
     outbound_allow_loopback: bool = False
 
+    #: Finance (core/repricing.py, core/rollups.py): how often the worker looks for queued
+    #: re-pricing jobs and how many spans one batch re-prices; how often, and over how many
+    #: recent hours, the rollups are recomputed from raw spans and compared.
+    repricing_interval_s: float = 5.0
+    repricing_batch_size: int = 10_000
+    reconcile_interval_s: float = 3600.0
+    reconcile_window_h: int = 48
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

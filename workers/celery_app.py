@@ -33,6 +33,7 @@ def create_celery(settings: Settings) -> Celery:
     include = [
         "workers.tasks",
         "workers.governance_tasks",
+        "workers.finance_tasks",
     ]
     app = Celery("tokentrail", broker=resolve_broker_url(settings), include=include)
     app.conf.update(
@@ -55,6 +56,16 @@ def create_celery(settings: Settings) -> Celery:
                 "task": "governance.refresh_budgets",
                 "schedule": settings.budget_interval_s,
                 "options": {"expires": settings.budget_interval_s},
+            },
+            "finance-reprice": {
+                "task": "finance.reprice",
+                "schedule": settings.repricing_interval_s,
+                "options": {"expires": max(settings.repricing_interval_s * 3, 10)},
+            },
+            "finance-reconcile": {
+                "task": "finance.reconcile",
+                "schedule": settings.reconcile_interval_s,
+                "options": {"expires": settings.reconcile_interval_s},
             },
             "governance-deliveries": {
                 "task": "governance.deliver_alerts",
