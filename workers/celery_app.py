@@ -34,6 +34,8 @@ def create_celery(settings: Settings) -> Celery:
         "workers.tasks",
         "workers.governance_tasks",
         "workers.finance_tasks",
+        "workers.judge_tasks",
+        "workers.rightsizing_tasks",
     ]
     app = Celery("tokentrail", broker=resolve_broker_url(settings), include=include)
     app.conf.update(
@@ -71,6 +73,16 @@ def create_celery(settings: Settings) -> Celery:
                 "task": "governance.deliver_alerts",
                 "schedule": settings.webhook_interval_s,
                 "options": {"expires": max(settings.webhook_interval_s * 3, 10)},
+            },
+            "judge-pending": {
+                "task": "judge.run_pending",
+                "schedule": 30.0,
+                "options": {"expires": 60},
+            },
+            "rightsizing-experiments": {
+                "task": "rightsizing.run_experiments",
+                "schedule": 15.0,
+                "options": {"expires": 60},
             },
         },
         timezone="UTC",
