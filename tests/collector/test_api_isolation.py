@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,8 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import keys
+from core.alerts import raise_alert
 from core.ingest import store_spans
-from core.models import Score, Span, Trace
+from core.models import Score, Span, Trace, UsageHourly
+from core.models_governance import Alert, Budget, Webhook
+from core.timeutil import floor_hour
 from tests.collector.test_api_seed import seed, trace
 from tests.conftest import PEPPER
 
@@ -36,6 +41,9 @@ class World:
     factory: sessionmaker[Session]
     b_project: int
     b_price: int
+    b_budget: int = 0
+    b_webhook: int = 0
+    b_alert: int = 0
 
     def b_state(self) -> tuple[Any, ...]:
         """Everything of project B a foreign write could touch."""
@@ -43,7 +51,19 @@ class World:
             trace = session.get_one(Trace, (self.b_project, B_TRACE))
             span = session.get_one(Span, (self.b_project, B_TRACE, B_SPAN))
             scores = session.scalars(select(Score.name).where(Score.project_id == self.b_project))
-            return trace.span_count, str(trace.cost), span.input, span.output, sorted(scores)
+            governance = self.b_governance(session)
+            return (trace.span_count, str(trace.cost), span.input, span.output, sorted(scores),
+                    governance)  # fmt: skip
+
+    def b_governance(self, session: Session) -> tuple[Any, ...]:
+        budget = session.get(Budget, (self.b_project, self.b_budget))
+        hook = session.get(Webhook, (self.b_project, self.b_webhook))
+        alert = session.get(Alert, (self.b_project, self.b_alert))
+        return (
+            budget and (budget.name, str(budget.limit_usd), budget.enabled),
+            hook and (hook.url, hook.enabled),
+            alert and alert.acknowledged_at,
+        )
 
 
 def walk(routes: list[Any]) -> Iterator[Any]:
@@ -103,14 +123,19 @@ JSON = {"Content-Type": "application/json"}
 Request = Callable[[World], Any]
 
 
+def _b_ids(w: World) -> dict[str, Any]:
+    return {"t": B_TRACE, "p": w.b_price, "b": w.b_budget, "w": w.b_webhook, "al": w.b_alert}
+
+
 def get(path: str, **params: Any) -> Request:
-    """GET with A's key; ``{t}`` is B's trace id, ``{p}`` B's price override id."""
-    return lambda w: w.a.get(path.format(t=B_TRACE, p=w.b_price), params=params)
+    """GET with A's key; ``{t}`` is B's trace id, ``{p}`` B's price override id, ``{b}``,
+    ``{w}`` and ``{al}`` B's budget, webhook and alert ids."""
+    return lambda w: w.a.get(path.format(**_b_ids(w)), params=params)
 
 
 def send(method: str, path: str, body: Any, raw: bool = False) -> Request:
     def request(w: World) -> Any:
-        url = path.format(t=B_TRACE, p=w.b_price)
+        url = path.format(**_b_ids(w))
         if raw:
             return w.a.request(method, url, content=json.dumps(body), headers=JSON)
         return w.a.request(method, url, json=body)
@@ -119,6 +144,8 @@ def send(method: str, path: str, body: Any, raw: bool = False) -> Request:
 
 
 SCORE = {"trace_id": B_TRACE, "name": "x", "value": 1}
+BUDGET = {"name": "a-only", "limit_usd": "5", "period": "day"}
+HOOK = {"url": "https://93.184.215.14/hook", "name": "a-only"}
 #: (request made with project A's key against B's ids, what must hold afterwards).
 CASES: dict[tuple[str, str], tuple[Request, str]] = {
     ("GET", "/api/v1/traces"): (get("/api/v1/traces", user_id="u2"), "lists"),
@@ -145,6 +172,27 @@ CASES: dict[tuple[str, str], tuple[Request, str]] = {
     ("POST", "/api/public/otel/v1/traces"): (
         send("POST", "/api/public/otel/v1/traces", _otlp_span(), raw=True), "unchanged"),
     ("POST", "/v1/logs"): (send("POST", "/v1/logs", _otlp_log(), raw=True), "unchanged"),
+    ("GET", "/api/v1/budgets"): (get("/api/v1/budgets"), "lists"),
+    ("POST", "/api/v1/budgets"): (send("POST", "/api/v1/budgets", BUDGET), "unchanged"),
+    ("GET", "/api/v1/budgets/check"): (get("/api/v1/budgets/check", team=MARK), "lists"),
+    ("GET", "/api/v1/budgets/{budget_id}"): (get("/api/v1/budgets/{b}"), "404"),
+    ("GET", "/api/v1/budgets/{budget_id}/status"): (get("/api/v1/budgets/{b}/status"), "404"),
+    ("PUT", "/api/v1/budgets/{budget_id}"): (
+        send("PUT", "/api/v1/budgets/{b}", BUDGET), "404+unchanged"),
+    ("DELETE", "/api/v1/budgets/{budget_id}"): (
+        send("DELETE", "/api/v1/budgets/{b}", None), "404+unchanged"),
+    ("GET", "/api/v1/alerts"): (get("/api/v1/alerts"), "lists"),
+    ("POST", "/api/v1/alerts/{alert_id}/ack"): (
+        send("POST", "/api/v1/alerts/{al}/ack", None), "404+unchanged"),
+    ("GET", "/api/v1/webhooks"): (get("/api/v1/webhooks"), "lists"),
+    ("POST", "/api/v1/webhooks"): (send("POST", "/api/v1/webhooks", HOOK), "unchanged"),
+    ("GET", "/api/v1/webhooks/{webhook_id}"): (get("/api/v1/webhooks/{w}"), "404"),
+    ("PUT", "/api/v1/webhooks/{webhook_id}"): (
+        send("PUT", "/api/v1/webhooks/{w}", HOOK), "404+unchanged"),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): (
+        send("DELETE", "/api/v1/webhooks/{w}", None), "404+unchanged"),
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): (
+        get("/api/v1/webhooks/{w}/deliveries"), "404"),
     ("GET", "/healthz"): (get("/healthz"), "no-marker"),
     ("GET", "/readyz"): (get("/readyz"), "no-marker"),
     ("GET", "/metrics"): (get("/metrics"), "no-marker"),
@@ -176,7 +224,33 @@ def world(app: FastAPI, session_factory: sessionmaker[Session]) -> Iterator[Worl
           TestClient(app, headers={"Authorization": f"Bearer {b_key}"}) as client_b):  # fmt: skip
         price = client_b.post("/api/v1/prices", json=PRICE | {"model_pattern": MARK})
         assert price.status_code == 201, price.text
-        yield World(client_a, client_b, session_factory, b.id, price.json()["id"])
+        world = World(client_a, client_b, session_factory, b.id, price.json()["id"])
+        _b_governance(world, client_b)
+        yield world
+
+
+def _b_governance(world: World, client_b: TestClient) -> None:
+    """B's exhausted hard team budget, a webhook and an alert, each carrying the marker."""
+    budget = client_b.post(
+        "/api/v1/budgets",
+        json={"name": MARK, "scope": "team", "value": MARK, "limit_usd": "0.01", "hard": True},
+    )
+    hook = client_b.post("/api/v1/webhooks", json={"url": f"https://93.184.215.14/{MARK}",
+                                                   "name": MARK})  # fmt: skip
+    assert budget.status_code == 201, budget.text
+    assert hook.status_code == 201, hook.text
+    world.b_budget, world.b_webhook = budget.json()["id"], hook.json()["id"]
+    with world.factory.begin() as session:
+        alert = raise_alert(session, project_id=world.b_project, kind="budget", severity="info",
+                            title=MARK, dedup_key=MARK)  # fmt: skip
+        hour = floor_hour(datetime.now(UTC))
+        session.add(UsageHourly(project_id=world.b_project, hour=hour, provider="", model="",
+                                team=MARK, feature="", customer="", user_id="", environment="",
+                                service="", cost=Decimal(1)))  # fmt: skip
+    assert alert is not None
+    world.b_alert = alert
+    check = client_b.get("/api/v1/budgets/check", params={"team": MARK})
+    assert check.json()["ok"] is False, "B's own check sees its exhausted budget"
 
 
 @pytest.mark.parametrize("route", sorted(CASES), ids=lambda r: f"{r[0]} {r[1]}")
@@ -195,3 +269,4 @@ def test_project_a_cannot_read_or_change_project_b(world: World, route: tuple[st
             _not_found(world, response)
         _unchanged(before)(world, response)
     assert world.b.get(f"/api/v1/prices/{world.b_price}").json()["model_pattern"] == MARK
+    assert world.b.get(f"/api/v1/budgets/{world.b_budget}").json()["name"] == MARK
