@@ -5,9 +5,8 @@ against a slow exporter, and it drops without telling anyone. Here:
 
 * the queue is bounded by span count *and* by estimated bytes; a full queue drops the new span
   and counts it — ``on_end`` never blocks the host;
-* every span handed to the processor is accounted for:
-  ``exported + sum(dropped_by_reason) + queued + spooled == created`` (``queued`` includes the
-  batch being exported);
+* every span is accounted for: ``exported + sum(dropped_by_reason) + queued + spooled ==
+  created`` (``queued`` includes the batch being exported);
 * ``flush``/``shutdown`` wait on a condition with a deadline and return when it passes, whatever
   the exporter does; at shutdown what is left is counted as dropped (``shutdown``);
 * the worker thread starts lazily and is re-created in a forked child, with fresh locks;
@@ -34,9 +33,10 @@ from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from tokentrail._config import Config
 from tokentrail._errors import report_internal_error
 from tokentrail._errors import reset_after_fork as reset_errors_after_fork
+from tokentrail._otlp import encode_request
 from tokentrail._outage import Outage
 from tokentrail._spool import SpoolFile
-from tokentrail._transport import OtlpSender, Outcome, encode_redacted, estimate_bytes
+from tokentrail._transport import OtlpSender, Outcome, estimate_bytes
 
 logger = logging.getLogger("tokentrail")
 
@@ -243,7 +243,7 @@ class BoundedSpanProcessor(SpanProcessor):
     def _export(self, batch_id: int, batch: list[ReadableSpan]) -> None:
         outcome, mask_errors, evicted = Outcome.REJECTED, 0, None
         try:
-            payload, mask_errors = encode_redacted(batch, self._config.mask)
+            payload, mask_errors = encode_request(batch, self._config.mask)
             offline = self._outage is not None and self._outage.offline
             outcome = Outcome.RETRYABLE if offline else self._send(payload)
             if outcome is Outcome.RETRYABLE and self._outage is not None:
@@ -378,7 +378,7 @@ class BoundedSpanProcessor(SpanProcessor):
             left_count = len(self._queue) + self._inflight
             spooled = lost = 0
             if left and self._outage is not None:
-                encode = functools.partial(encode_redacted, mask=self._config.mask)
+                encode = functools.partial(encode_request, mask=self._config.mask)
                 spooled, lost = self._outage.spool_spans(left, encode, deadline)
             if lost:
                 self._count_drop("spool_full", lost)

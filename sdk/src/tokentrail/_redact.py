@@ -7,6 +7,7 @@ sharing the TracerProvider).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -98,53 +99,70 @@ def redact_text(text: str) -> str:
 _IDENTITY_KEYS = frozenset({"user.id", "session.id", "gen_ai.conversation.id"})
 
 
-def _redact_value(key: str, value: Any) -> Any:
+@functools.lru_cache(maxsize=4096)
+def _key_rule(key: str) -> int:
+    """0: redact the text; 1: the key names a secret, hide the value; 2: an identity, keep it."""
+    if is_secret_key(key.rsplit(".", 1)[-1]):
+        return 1
+    return 2 if key in _IDENTITY_KEYS else 0
+
+
+def redact_value(key: str, value: Any) -> Any:
     if isinstance(value, str):
-        if is_secret_key(key.rsplit(".", 1)[-1]):
+        rule = _key_rule(key)
+        if rule == 1:
             return REDACTED
-        return value if key in _IDENTITY_KEYS else redact_text(value)
+        return value if rule == 2 else redact_text(value)
     if isinstance(value, tuple | list) and value and isinstance(value[0], str):
         return tuple(redact_text(v) if isinstance(v, str) else v for v in value)
     return value
 
 
 def _redact_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {key: _redact_value(key, value) for key, value in (attributes or {}).items()}
+    return {key: redact_value(key, value) for key, value in (attributes or {}).items()}
 
 
 class MaskFailedError(Exception):
     """The user's mask callable raised or returned something other than a string."""
 
 
-def _apply_mask(attributes: dict[str, Any], mask: Callable[[str], str]) -> None:
-    for key in CONTENT_KEYS.intersection(attributes):
-        value = attributes[key]
-        if isinstance(value, str):
-            try:
-                masked = mask(value)
-            except Exception as exc:
-                raise MaskFailedError(type(exc).__name__) from exc
-            if not isinstance(masked, str):
-                raise MaskFailedError("mask returned a non-string")
-            attributes[key] = masked
+def safe_attributes(
+    attributes: Mapping[str, Any] | None, mask: Callable[[str], str] | None
+) -> tuple[dict[str, Any], bool]:
+    """The attributes with secrets masked, and whether the user's mask failed.
+
+    When ``mask`` raises (or returns a non-string), every content attribute is dropped: failing
+    closed is the only safe answer, because the mask exists to hide something we cannot see.
+    """
+    safe = _redact_attributes(attributes)
+    if mask is None:
+        return safe, False
+    try:
+        for key in CONTENT_KEYS.intersection(safe):
+            value = safe[key]
+            if isinstance(value, str):
+                try:
+                    masked = mask(value)
+                except Exception as exc:
+                    raise MaskFailedError(type(exc).__name__) from exc
+                if not isinstance(masked, str):
+                    raise MaskFailedError("mask returned a non-string")
+                safe[key] = masked
+    except MaskFailedError:
+        for key in CONTENT_KEYS.intersection(safe):
+            del safe[key]
+        safe[CONTENT_DROPPED] = "mask_error"
+        return safe, True
+    return safe, False
 
 
 def redact_span(span: ReadableSpan, mask: Callable[[str], str] | None) -> tuple[ReadableSpan, bool]:
     """A copy of ``span`` safe to export, and whether the user's mask failed (content dropped).
 
-    When ``mask`` raises, every content attribute of the span is dropped: failing closed is the
-    only safe answer, because the mask exists to hide something we cannot see.
+    The exporter encodes spans directly (``_otlp.py``) with the same rules; this copy serves
+    code that needs a ``ReadableSpan``.
     """
-    attributes = _redact_attributes(span.attributes)
-    mask_failed = False
-    if mask is not None:
-        try:
-            _apply_mask(attributes, mask)
-        except MaskFailedError:
-            mask_failed = True
-            for key in CONTENT_KEYS.intersection(attributes):
-                del attributes[key]
-            attributes[CONTENT_DROPPED] = "mask_error"
+    attributes, mask_failed = safe_attributes(span.attributes, mask)
     events = [
         Event(event.name, _redact_attributes(event.attributes), event.timestamp)
         for event in span.events

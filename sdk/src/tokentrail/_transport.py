@@ -24,16 +24,13 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 
-from tokentrail._config import Config, Mask
-from tokentrail._redact import redact_span
+from tokentrail._config import Config
 
 logger = logging.getLogger("tokentrail")
 
@@ -85,22 +82,6 @@ def estimate_bytes(span: ReadableSpan) -> int:
         for key, value in (event.attributes or {}).items():
             size += len(key) + _value_size(value)
     return size
-
-
-def encode_batch(spans: Sequence[ReadableSpan]) -> bytes:
-    """Serialize spans as one OTLP ``ExportTraceServiceRequest`` (protobuf bytes)."""
-    return bytes(encode_spans(spans).SerializeToString())
-
-
-def encode_redacted(batch: Sequence[ReadableSpan], mask: Mask | None) -> tuple[bytes, int]:
-    """The batch with secrets masked, serialized; and how many spans' mask failed."""
-    mask_errors = 0
-    spans = []
-    for span in batch:
-        safe, failed = redact_span(span, mask)
-        mask_errors += failed
-        spans.append(safe)
-    return encode_batch(spans), mask_errors
 
 
 class _DeadlineReader(io.RawIOBase):
