@@ -63,7 +63,7 @@ def test_each_span_is_scored_once_by_concurrent_workers(
             session.execute(select(Score.name, func.count()).group_by(Score.name)).all()
         )
         unscored = session.scalar(select(func.count()).where(Span.scored_at.is_(None)))
-    assert per_scorer == {"complete_output": 300, "no_refusal": 300}
+    assert per_scorer == {"complete_output": 300, "no_refusal": 300, "no_secrets_or_pii": 300}
     assert unscored == 0
 
 

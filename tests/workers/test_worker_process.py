@@ -39,8 +39,8 @@ def test_worker_scores_spans_when_the_task_is_sent(
         app = create_celery(Settings(broker_url=REDIS_URL, celery_queue=queue))
         for _ in range(5):  # the same task delivered repeatedly changes nothing
             app.send_task(SCORE_TASK)
-        wait_until(lambda: _score_count(session_factory) == 100, 60, "100 scores")
-    assert _score_count(session_factory) == 100
+        wait_until(lambda: _score_count(session_factory) == 150, 60, "150 scores")
+    assert _score_count(session_factory) == 150
 
 
 def test_beat_schedules_scoring_without_being_asked(
@@ -49,4 +49,4 @@ def test_beat_schedules_scoring_without_being_asked(
     with session_factory.begin() as session:
         store_spans(session, project.id, _spans(3))
     with celery_worker(database_url, beat=True, TOKENTRAIL_SCORE_INTERVAL_S="1"):
-        wait_until(lambda: _score_count(session_factory) == 6, 60, "beat-driven scores")
+        wait_until(lambda: _score_count(session_factory) == 9, 60, "beat-driven scores")
