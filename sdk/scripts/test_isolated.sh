@@ -14,6 +14,7 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/tokentrail-isolated.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
 MODULES=(
+    test_budget.py
     test_export.py
     test_exit.py
     test_hostile.py

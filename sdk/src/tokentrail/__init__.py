@@ -9,6 +9,7 @@ Set ``TOKENTRAIL_ENDPOINT`` (or call :func:`configure`) and every call becomes a
 an endpoint the SDK does nothing and costs next to nothing.
 """
 
+from tokentrail._budget import budget_ok
 from tokentrail._context import context
 from tokentrail._manual import SpanHandle, score, set_attributes, span
 from tokentrail._observe import observe
@@ -18,6 +19,7 @@ from tokentrail._runtime import configure, flush, shutdown, stats
 __all__ = [
     "SpanHandle",
     "__version__",
+    "budget_ok",
     "configure",
     "context",
     "flush",
