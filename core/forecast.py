@@ -37,8 +37,8 @@ Array = NDArray[np.float64]
 QUANTUM = Decimal("0.000001")
 #: Days of history the level/trend line is fitted on.
 FIT_DAYS = 28
-#: Complete days needed before weekday factors are estimated (three of each weekday).
-SEASONAL_MIN_DAYS = 21
+#: Complete days needed before weekday factors are estimated (a ratio for every weekday).
+SEASONAL_MIN_DAYS = 14
 #: Complete days needed before a trend is fitted.
 TREND_MIN_DAYS = 14
 #: Per-day damping of the trend.
@@ -105,7 +105,7 @@ class _Model:
         return out
 
 
-def _weekday_factors(values: Array, weekdays: Sequence[int]) -> Array:
+def weekday_factors(values: Array, weekdays: Sequence[int]) -> Array:
     """Median ratio of each weekday's spend to its trailing week's median, averaging 1."""
     weeks = np.median(np.lib.stride_tricks.sliding_window_view(values, 7), axis=1)
     days = values[6:]
@@ -113,7 +113,9 @@ def _weekday_factors(values: Array, weekdays: Sequence[int]) -> Array:
     factors = np.ones(7)
     for weekday in range(7):
         mask = (days_weekday == weekday) & (weeks > 0)
-        if int(mask.sum()) >= 2:
+        # One ratio per weekday is noisy, but better than no weekly shape at all; a month of
+        # history gives three or four and the median of those is steady.
+        if int(mask.sum()) >= (1 if len(values) < 21 else 2):
             factors[weekday] = float(np.median(days[mask] / weeks[mask]))
     factors = np.maximum(factors, 0.0)
     mean = float(factors.mean())
@@ -138,8 +140,13 @@ def fit(values: Array, weekdays: Sequence[int]) -> _Model:
         return _Model(np.ones(7), 0.0, 0.0, 1.0, "none", 0)
     if n < 7:
         return _Model(np.ones(7), float(values.mean()), 0.0, 0.6, "run-rate", n)
+    if n < SEASONAL_MIN_DAYS:
+        # A whole week's mean is the one level a weekly shape cannot bias.
+        week = values[-7:]
+        sigma = float(week.std() / week.mean()) if week.mean() > 0 else 0.0
+        return _Model(np.ones(7), float(week.mean()), 0.0, sigma, "week-mean", n)
     seasonal = n >= SEASONAL_MIN_DAYS
-    factors = _weekday_factors(values, weekdays) if seasonal else np.ones(7)
+    factors = weekday_factors(values, weekdays) if seasonal else np.ones(7)
     window = slice(max(0, n - FIT_DAYS), n)
     f = factors[np.asarray(weekdays[window])]
     z = np.divide(values[window], f, out=np.zeros(len(f)), where=f > 0)
@@ -332,4 +339,12 @@ def _midnight(day: date) -> datetime:
 
 ONE_DAY = timedelta(days=1)
 
-__all__ = ["DIMENSIONS", "Forecast", "daily_costs", "fit", "forecast_month", "forecast_period"]
+__all__ = [
+    "DIMENSIONS",
+    "Forecast",
+    "daily_costs",
+    "fit",
+    "forecast_month",
+    "forecast_period",
+    "weekday_factors",
+]
