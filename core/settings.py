@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     reconcile_interval_s: float = 3600.0
     reconcile_window_h: int = 48
 
+    #: Spend anomalies (core/anomalies.py): how often the worker scans every project with
+    #: recent spend, and how many complete days back each scan judges (alerts are deduplicated
+    #: per day and series, so re-judging a day raises nothing twice).
+    anomaly_interval_s: float = 900.0
+    anomaly_lookback_days: int = 14
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -36,6 +36,7 @@ def create_celery(settings: Settings) -> Celery:
         "workers.finance_tasks",
         "workers.judge_tasks",
         "workers.rightsizing_tasks",
+        "workers.insight_tasks",
     ]
     app = Celery("tokentrail", broker=resolve_broker_url(settings), include=include)
     app.conf.update(
@@ -83,6 +84,11 @@ def create_celery(settings: Settings) -> Celery:
                 "task": "rightsizing.run_experiments",
                 "schedule": 15.0,
                 "options": {"expires": 60},
+            },
+            "insight-anomalies": {
+                "task": "insight.scan_anomalies",
+                "schedule": settings.anomaly_interval_s,
+                "options": {"expires": settings.anomaly_interval_s},
             },
         },
         timezone="UTC",
