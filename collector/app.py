@@ -20,6 +20,9 @@ from collector.redaction import RedactionPolicy
 from collector.routes import (
     api_alerts,
     api_budgets,
+    api_costs,
+    api_recommendations,
+    api_repricing,
     api_sessions,
     api_spans,
     api_traces,
@@ -64,6 +67,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router)
     for module in (api_budgets, api_alerts):
         app.include_router(module.router)
+    for module in (api_costs, api_repricing):
+        app.include_router(module.router)
+    app.include_router(api_recommendations.router)
     app.add_middleware(
         RequestGuard,
         metrics=metrics,
