@@ -23,7 +23,9 @@ from core import keys
 from core.alerts import raise_alert
 from core.ingest import store_spans
 from core.models import Score, Span, Trace, UsageHourly
+from core.models_finance import RepricingJob, UsageDaily
 from core.models_governance import Alert, Budget, Webhook
+from core.models_rightsizing import Experiment
 from core.timeutil import floor_hour
 from tests.collector.test_api_seed import seed, trace
 from tests.conftest import PEPPER
@@ -143,7 +145,50 @@ def send(method: str, path: str, body: Any, raw: bool = False) -> Request:
     return request
 
 
+def _b_experiment(then: Callable[[World, int], Any]) -> Request:
+    """Give B an experiment (its task carries the marker), then make A's request about it."""
+
+    def request(w: World) -> Any:
+        with w.factory.begin() as session:
+            row = Experiment(project_id=w.b_project, task_kind="feature", task_value=MARK,
+                             baseline_model="gpt-4o", candidate_model="m",
+                             sample_size=2)  # fmt: skip
+            session.add(row)
+            session.flush()
+            experiment_id = row.id
+        return then(w, experiment_id)
+
+    return request
+
+
+def _b_finance(then: Callable[[World, int], Any]) -> Request:
+    """Give B this month's daily spend and a re-pricing job, both carrying the marker, then
+    make A's request (about B's job id)."""
+
+    def request(w: World) -> Any:
+        day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        with w.factory.begin() as session:
+            session.add(UsageDaily(project_id=w.b_project, day=day, provider="", model=MARK,
+                                   team=MARK, feature="", customer=MARK, user_id="",
+                                   environment="", service="", calls=1, cost=Decimal(1)))
+            job = RepricingJob(project_id=w.b_project, range_start=day, models=[MARK],
+                               reason=MARK)  # fmt: skip
+            session.add(job)
+            session.flush()
+            job_id = job.id
+        return then(w, job_id)
+
+    return request
+
+
+def _this_month() -> str:
+    return datetime.now(UTC).strftime("%Y-%m")
+
+
 SCORE = {"trace_id": B_TRACE, "name": "x", "value": 1}
+RIGHTSIZING = {"task_key": "span_name", "score_names": ["a-only"]}
+JUDGE = {"base_url": "http://127.0.0.1:9/v1", "model": "m", "templates": ["correctness"]}
+EXPERIMENT = {"task": MARK, "candidate_model": "gpt-4o-mini"}
 BUDGET = {"name": "a-only", "limit_usd": "5", "period": "day"}
 HOOK = {"url": "https://93.184.215.14/hook", "name": "a-only"}
 #: (request made with project A's key against B's ids, what must hold afterwards).
@@ -193,6 +238,33 @@ CASES: dict[tuple[str, str], tuple[Request, str]] = {
         send("DELETE", "/api/v1/webhooks/{w}", None), "404+unchanged"),
     ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): (
         get("/api/v1/webhooks/{w}/deliveries"), "404"),
+    ("GET", "/api/v1/recommendations"): (get("/api/v1/recommendations"), "lists"),
+    ("GET", "/api/v1/rightsizing/settings"): (get("/api/v1/rightsizing/settings"), "lists"),
+    ("PUT", "/api/v1/rightsizing/settings"): (
+        send("PUT", "/api/v1/rightsizing/settings", RIGHTSIZING), "unchanged"),
+    ("GET", "/api/v1/judge/settings"): (get("/api/v1/judge/settings"), "404"),
+    ("PUT", "/api/v1/judge/settings"): (send("PUT", "/api/v1/judge/settings", JUDGE), "unchanged"),
+    ("GET", "/api/v1/experiments"): (
+        _b_experiment(lambda w, _: w.a.get("/api/v1/experiments")), "lists"),
+    ("POST", "/api/v1/experiments"): (
+        send("POST", "/api/v1/experiments", EXPERIMENT), "unchanged"),
+    ("GET", "/api/v1/experiments/{experiment_id}"): (
+        _b_experiment(lambda w, i: w.a.get(f"/api/v1/experiments/{i}")), "404"),
+    ("GET", "/api/v1/costs"): (
+        _b_finance(lambda w, _: w.a.get("/api/v1/costs", params={
+            "granularity": "hour", "group_by": ["team", "model"]})), "lists"),
+    ("GET", "/api/v1/chargeback"): (
+        _b_finance(lambda w, _: w.a.get("/api/v1/chargeback", params={
+            "month": _this_month(), "by": "customer"})), "lists"),
+    ("GET", "/api/v1/repricing/jobs"): (
+        _b_finance(lambda w, _: w.a.get("/api/v1/repricing/jobs")), "lists"),
+    ("GET", "/api/v1/repricing/jobs/{job_id}"): (
+        _b_finance(lambda w, i: w.a.get(f"/api/v1/repricing/jobs/{i}")), "404"),
+    ("POST", "/api/v1/repricing/jobs"): (
+        send("POST", "/api/v1/repricing/jobs", {"start": "2026-01-01T00:00:00Z"}), "unchanged"),
+    ("POST", "/api/v1/repricing/preview"): (
+        lambda w: w.a.post("/api/v1/repricing/preview",
+                           json={"override_id": w.b_price, "delete": True}), "404+unchanged"),
     ("GET", "/healthz"): (get("/healthz"), "no-marker"),
     ("GET", "/readyz"): (get("/readyz"), "no-marker"),
     ("GET", "/metrics"): (get("/metrics"), "no-marker"),
