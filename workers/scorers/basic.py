@@ -16,7 +16,6 @@ from jsonschema.exceptions import SchemaError
 
 from workers.scorers.base import LLM_KINDS, SpanView
 from workers.scorers.language import detect_language
-from workers.scorers.text import WORD
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,11 @@ _REFUSAL = re.compile(
 )
 
 
+#: Every refusal the pattern finds contains one of these (a cheap test before the regex).
+_REFUSAL_CUES = ("sorry", "unable", "not able", "can't", "cannot", "as an ai", "decline",
+                 "won't")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class NoRefusal:
     """0 when the answer opens with a refusal ("I'm sorry, I can't help with that"), else 1;
@@ -55,7 +59,11 @@ class NoRefusal:
     def score(self, span: SpanView) -> float | None:
         if not span.output_text:
             return None
-        return 0.0 if _REFUSAL.search(span.output_text[:300]) else 1.0
+        head = span.output_text[:300]
+        lowered = head.lower().replace("’", "'")
+        if not any(cue in lowered for cue in _REFUSAL_CUES):
+            return 1.0
+        return 0.0 if _REFUSAL.search(head.replace("’", "'")) else 1.0
 
 
 def _parse(text: str) -> tuple[bool, Any]:
@@ -138,6 +146,11 @@ _PERSONAL = re.compile(
     r"|\(\d{3}\) ?\d{3}-\d{4}\b"  # US phone
 )
 _CARD = re.compile(r"(?<![\d-])(?:\d[ \-]?){12,18}\d(?![\d-])")
+#: Literal anchors of every secret pattern: text without any of them skips the regex.
+_SECRET_ANCHORS = ("sk-", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox", "eyJ",
+                   "-----BEGIN", "AIza", "[REDACTED")  # fmt: skip
+#: Phone numbers, cards, IBANs and SSNs all hold a run like this; e-mails hold an "@".
+_DIGIT_RUN = re.compile(r"\d[\d \-().]{5,}\d")
 
 
 @dataclass(frozen=True)
@@ -154,16 +167,15 @@ class NoSecrets:
         text = span.output_text
         if not text:
             return None
-        if _SECRETS.search(text) or _PERSONAL.search(text):
+        if any(a in text for a in _SECRET_ANCHORS) and _SECRETS.search(text):
             return 0.0
-        for match in _CARD.finditer(text):
-            digits = re.sub(r"\D", "", match.group())
-            if _luhn(digits):
+        digits = _DIGIT_RUN.search(text) is not None
+        if ("@" in text or digits) and _PERSONAL.search(text):
+            return 0.0
+        for match in _CARD.finditer(text) if digits else ():
+            if _luhn(re.sub(r"\D", "", match.group())):
                 return 0.0
         return 1.0
-
-
-_RUN = re.compile(r"(.)\1{24,}", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -180,16 +192,17 @@ class NoRepetition:
         text = span.output_text
         if not text:
             return None
-        tokens = [w.lower() for w in WORD.findall(text)]
+        tokens = text.lower().split()
         if len(tokens) < 12:
             return None
         grams = list(zip(tokens, tokens[1:], tokens[2:], tokens[3:], strict=False))
         repeated = 1.0 - len(set(grams)) / len(grams)
         value = 1.0 - min(1.0, max(0.0, repeated - 0.25) / 0.5)
-        lines = [s.strip().lower() for s in re.split(r"[\n.!?]+", text) if len(s.strip()) > 8]
+        flat = text.lower().replace("!", ".").replace("?", ".").replace("\n", ".")
+        lines = [s.strip() for s in flat.split(".") if len(s.strip()) > 8]
         if lines and Counter(lines).most_common(1)[0][1] >= 3:
             value = min(value, 0.2)
-        if _RUN.search(text) and not re.search(r"([-=_*#.~])\1{24,}", text):
+        if any(len(t) >= 25 and len(set(t)) == 1 and t[0] not in "-=_*#.~" for t in tokens):
             value = min(value, 0.2)
         return round(value, 4)
 

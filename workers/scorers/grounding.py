@@ -17,15 +17,11 @@ from workers.scorers.base import LLM_KINDS, SpanView
 from workers.scorers.text import (
     Passage,
     content_lemmas,
-    entities,
-    has_negation,
+    facts,
     lemma,
-    novel_words,
     numbers,
     passage,
     sentences,
-    weight,
-    weighted_lemmas,
     word_set,
 )
 
@@ -74,7 +70,8 @@ def claim_support(claim: str, context: Passage) -> float:
     """How well ``context`` supports ``claim``, in [0, 1]: the weighted share of the claim's
     content lemmas found in its best context sentence and in the whole context, then capped
     for an unstated number and cut for each unknown name and a negation mismatch."""
-    lemmas = weighted_lemmas(claim)
+    said = facts(claim)
+    lemmas = said.lemmas
     total = sum(lemmas.values())
     if not total:
         return 1.0
@@ -85,21 +82,21 @@ def claim_support(claim: str, context: Passage) -> float:
         if share > best:
             best, best_i = share, i
     support = 0.5 * best + 0.5 * whole
-    stated = {n for n in numbers(claim) if n not in _AMBIGUOUS_NUMBERS}
+    stated = {n for n in said.numbers if n not in _AMBIGUOUS_NUMBERS}
     if stated - context.numbers:
         support = min(support, 0.15)
     elif stated:
         # Every number the claim states is in the context: strong evidence a lexical
         # paraphrase would otherwise hide (a changed number is caught just above).
         support = max(support, NUMBERS_AGREE + (1 - NUMBERS_AGREE) * support)
-    rare = [w for w, lem in novel_words(claim) if lem not in context.lemmas and
-            weight(w) >= RARE_WEIGHT]  # fmt: skip
+    rare = [w for w, lem in said.words if lem not in context.lemmas and
+            said.lemmas[lem] >= RARE_WEIGHT]  # fmt: skip
     support *= RARE_PENALTY ** len(rare)
-    missing = [e for e in entities(claim) if e not in context.words and lemma(e) not in
+    missing = [e for e in said.entities if e not in context.words and lemma(e) not in
                context.lemmas]  # fmt: skip
     if missing:
         support *= 0.45 ** len(missing)
-    if best_i >= 0 and has_negation(claim) != context.sentence_negated[best_i]:
+    if best_i >= 0 and said.negated != context.sentence_negated[best_i]:
         support *= 0.35
     return support
 

@@ -9,9 +9,10 @@ when no language clearly wins, the answer is ``None`` (unknown), never a guess.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import lru_cache
 
-from workers.scorers.text import WORD
+_PUNCTUATION = ".,;:!?¡¿\"'()[]{}«»“”‘’-"
 
 _SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("ja", re.compile(r"[\u3040-\u30ff]")),
@@ -42,7 +43,10 @@ _FUNCTION_WORDS = {
     "nl": "de het een en van is dat niet in te op voor met zijn er aan ook als maar "
     "bij nog hoe kan mijn wat wordt",
 }
-_WORD_SETS = {lang: frozenset(ws.split()) for lang, ws in _FUNCTION_WORDS.items()}
+_LANGUAGES_OF: dict[str, tuple[str, ...]] = {}
+for _lang, _words in _FUNCTION_WORDS.items():
+    for _word in _words.split():
+        _LANGUAGES_OF[_word] = (*_LANGUAGES_OF.get(_word, ()), _lang)
 MIN_WORDS = 4
 
 
@@ -50,18 +54,29 @@ MIN_WORDS = 4
 def detect_language(text: str) -> str | None:
     """An ISO 639-1 code for ``text``, or ``None`` when it cannot be told with confidence."""
     sample = text[:4000]
+    if not sample.isascii():
+        script = _script(sample)
+        if script is not None:
+            return script
+    tokens = [w.strip(_PUNCTUATION) for w in sample.lower().split()[:300]]
+    if len(tokens) < MIN_WORDS:
+        return None
+    hits: Counter[str] = Counter()
+    for token in tokens:
+        hits.update(_LANGUAGES_OF.get(token, ()))
+    ranked = [*hits.most_common(2), ("", 0), ("", 0)]
+    (lang, top), (_, second) = ranked[0], ranked[1]
+    if top < 2 or top < 1.5 * second:
+        return None
+    return lang
+
+
+def _script(sample: str) -> str | None:
+    """The non-Latin script most of ``sample`` is written in, if any."""
     latin = len(_LATIN.findall(sample))
     counts = {lang: len(pattern.findall(sample)) for lang, pattern in _SCRIPTS}
     best_script = max(counts, key=counts.__getitem__)
     if counts[best_script] >= max(2, latin // 4):
         # Japanese mixes kanji with kana: kana anywhere means Japanese, not Chinese.
         return "ja" if best_script == "zh" and counts["ja"] else best_script
-    tokens = [w.lower() for w in WORD.findall(sample)]
-    if len(tokens) < MIN_WORDS:
-        return None
-    hits = {lang: sum(t in ws for t in tokens) for lang, ws in _WORD_SETS.items()}
-    ranked = sorted(hits.items(), key=lambda kv: kv[1], reverse=True)
-    (lang, top), (_, second) = ranked[0], ranked[1]
-    if top < 2 or top < 1.5 * second:
-        return None
-    return lang
+    return None

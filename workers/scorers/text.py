@@ -6,11 +6,12 @@ span's output is read by several scorers in a row.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from wordfreq import zipf_frequency
+from wordfreq import get_frequency_dict
 
 WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*", re.UNICODE)
 #: Numbers as written with digits: 1,000 / 3.5 / 15% / 2026.
@@ -97,22 +98,21 @@ def lemma(word: str) -> str:
     return SYNONYMS.get(w, w)
 
 
-def words(text: str) -> list[str]:
-    return WORD.findall(text)
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What one sentence (or clause) says, read in a single pass over its words.
 
+    ``lemmas`` maps each content lemma to its weight; ``words`` holds every content word with
+    its lemma; ``entities`` the names it mentions (capitalised past the first word, acronyms,
+    identifiers mixing letters and digits); ``numbers`` every number stated with digits or in
+    words; ``negated`` whether it negates ("not", "never", "excluded", "visa-free", …).
+    """
 
-@lru_cache(maxsize=8192)
-def content_lemmas(text: str) -> frozenset[str]:
-    """The lemmas of ``text`` that carry meaning (stopwords, negations, numbers left out)."""
-    out = set()
-    for w in WORD.findall(text):
-        low = w.lower()
-        if low in STOPWORDS or low in NEGATIONS or low in NUMBER_WORDS or low[0].isdigit():
-            continue
-        if len(low) < 2:
-            continue
-        out.add(lemma(low))
-    return frozenset(out)
+    lemmas: dict[str, float]
+    words: tuple[tuple[str, str], ...]
+    entities: frozenset[str]
+    numbers: frozenset[float]
+    negated: bool
 
 
 def _number_value(raw: str) -> float | None:
@@ -122,40 +122,58 @@ def _number_value(raw: str) -> float | None:
         return None
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=65536)
+def _word_kind(word: str) -> tuple[str, str, float, bool, float | None]:
+    """(lower, lemma or '' when not a content word, weight, negates, number-word value)."""
+    low = word.lower().replace("’", "'")
+    negates = low in NEGATIONS or low.endswith("n't") or low.endswith("-free")
+    value: float | None = None
+    for part in low.split("-") if "-" in low else (low,):
+        if part in NUMBER_WORDS:
+            value = float(NUMBER_WORDS[part])
+    content = not (negates or low in STOPWORDS or low in NUMBER_WORDS or low[0].isdigit()
+                   or len(low) < 2)  # fmt: skip
+    if not content:
+        return low, "", 0.0, negates, value
+    return low, lemma(low), weight(low), negates, value
+
+
+@lru_cache(maxsize=16384)
+def facts(text: str) -> Facts:
+    lemmas: dict[str, float] = {}
+    content: list[tuple[str, str]] = []
+    names: set[str] = set()
+    found = {v for v in (_number_value(m) for m in NUMBER.findall(text)) if v is not None}
+    negated = False
+    for i, w in enumerate(WORD.findall(text)):
+        low, lem, wt, negates, value = _word_kind(w)
+        negated = negated or negates
+        if value is not None:
+            found.add(value)
+        if lem:
+            content.append((low, lem))
+            if wt > lemmas.get(lem, 0.0):
+                lemmas[lem] = wt
+        acronym = len(w) > 1 and w.isupper()
+        if (lem or acronym) and not w.isdigit():
+            mixed = not w.isalpha() and any(c.isdigit() for c in w) and any(c.isalpha() for c in w)
+            if (i > 0 and w[0].isupper()) or acronym or mixed:
+                names.add(low)
+    return Facts(lemmas, tuple(content), frozenset(names), frozenset(found), negated)
+
+
+def content_lemmas(text: str) -> frozenset[str]:
+    """The lemmas of ``text`` that carry meaning (stopwords, negations, numbers left out)."""
+    return frozenset(facts(text).lemmas)
+
+
 def numbers(text: str) -> frozenset[float]:
     """Every number ``text`` states, with digits or in words ("five", "twice")."""
-    found = {v for v in (_number_value(m) for m in NUMBER.findall(text)) if v is not None}
-    for w in WORD.findall(text):
-        for part in w.lower().split("-"):
-            value = NUMBER_WORDS.get(part)
-            if value is not None:
-                found.add(float(value))
-    return frozenset(found)
+    return facts(text).numbers
 
 
 def has_negation(text: str) -> bool:
-    """Whether ``text`` negates: "not", "never", "cannot", "excluded", "visa-free", …"""
-    for w in WORD.findall(text):
-        low = w.lower().replace("’", "'")
-        if low in NEGATIONS or low.endswith("n't") or low.endswith("-free"):
-            return True
-    return False
-
-
-def entities(sentence: str) -> frozenset[str]:
-    """Names a sentence mentions: capitalised words past its first word, acronyms and
-    identifiers with digits (``gpt-4o``), lower-cased."""
-    found = set()
-    for i, w in enumerate(WORD.findall(sentence)):
-        low = w.lower()
-        acronym = len(w) > 1 and w.isupper()
-        if (low in STOPWORDS and not acronym) or low in NUMBER_WORDS or w.isdigit():
-            continue
-        named = (i > 0 and w[0].isupper()) or acronym
-        if named or (any(c.isdigit() for c in w) and any(c.isalpha() for c in w)):
-            found.add(low)
-    return frozenset(found)
+    return facts(text).negated
 
 
 def acronyms(text: str) -> frozenset[str]:
@@ -172,26 +190,20 @@ def acronyms(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+@lru_cache(maxsize=1)
+def _frequencies() -> dict[str, float]:
+    """English word frequencies shipped inside the ``wordfreq`` wheel (its ``small`` list:
+    ~29,000 words, 70 ms to load); a word not in it is rarer than any that is."""
+    return get_frequency_dict("en", wordlist="small")
+
+
 @lru_cache(maxsize=65536)
 def weight(word: str) -> float:
-    """How much a word says about its sentence: rare words more than common ones (an
-    inverse of the word's Zipf frequency in English, from the ``wordfreq`` package's data)."""
-    return min(4.0, max(0.5, 6.5 - zipf_frequency(word, "en")))
-
-
-@lru_cache(maxsize=8192)
-def weighted_lemmas(text: str) -> dict[str, float]:
-    """Content lemmas with their weights (a lemma takes the weight of its rarest form)."""
-    out: dict[str, float] = {}
-    for w in WORD.findall(text):
-        low = w.lower()
-        if low in STOPWORDS or low in NEGATIONS or low in NUMBER_WORDS or low[0].isdigit():
-            continue
-        if len(low) < 2:
-            continue
-        key = lemma(low)
-        out[key] = max(out.get(key, 0.0), weight(low))
-    return out
+    """How much a word says about its sentence: rare words more than common ones (6.5 minus
+    the word's Zipf frequency, i.e. log10 of its occurrences per billion words, in [0.5, 4])."""
+    freq = _frequencies().get(word, 0.0)
+    zipf = math.log10(freq * 1e9) if freq > 0 else 0.0
+    return min(4.0, max(0.5, 6.5 - zipf))
 
 
 def sentences(text: str) -> list[str]:
@@ -211,25 +223,12 @@ class Passage:
 
 @lru_cache(maxsize=1024)
 def passage(text: str) -> Passage:
-    parts = sentences(text)
-    lemmas_each = tuple(content_lemmas(s) for s in parts)
-    all_lemmas: set[str] = set().union(*lemmas_each) if lemmas_each else set()
+    parts = [facts(s) for s in sentences(text)]
+    lemmas_each = tuple(frozenset(f.lemmas) for f in parts)
     return Passage(
         sentence_lemmas=lemmas_each,
-        sentence_negated=tuple(has_negation(s) for s in parts),
-        lemmas=frozenset(all_lemmas),
+        sentence_negated=tuple(f.negated for f in parts),
+        lemmas=frozenset().union(*lemmas_each),
         words=frozenset(w.lower() for w in WORD.findall(text)) | acronyms(text),
-        numbers=numbers(text),
+        numbers=frozenset().union(*(f.numbers for f in parts)),
     )
-
-
-def novel_words(text: str) -> list[tuple[str, str]]:
-    """(word, lemma) for each content word of ``text``, lower-cased."""
-    out = []
-    for w in WORD.findall(text):
-        low = w.lower()
-        if low in STOPWORDS or low in NEGATIONS or low in NUMBER_WORDS or low[0].isdigit():
-            continue
-        if len(low) >= 2:
-            out.append((low, lemma(low)))
-    return out
