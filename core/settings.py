@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     anomaly_interval_s: float = 900.0
     anomaly_lookback_days: int = 14
 
+    #: Drift (core/drift_job.py): how often the worker compares each active project's last
+    #: 24 hours with its baseline (windows are hour-aligned, so hourly is the natural pace).
+    drift_interval_s: float = 3600.0
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

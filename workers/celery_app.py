@@ -37,6 +37,7 @@ def create_celery(settings: Settings) -> Celery:
         "workers.judge_tasks",
         "workers.rightsizing_tasks",
         "workers.insight_tasks",
+        "workers.drift_tasks",
     ]
     app = Celery("tokentrail", broker=resolve_broker_url(settings), include=include)
     app.conf.update(
@@ -84,6 +85,11 @@ def create_celery(settings: Settings) -> Celery:
                 "task": "rightsizing.run_experiments",
                 "schedule": 15.0,
                 "options": {"expires": 60},
+            },
+            "drift-all": {
+                "task": "drift.run_all",
+                "schedule": settings.drift_interval_s,
+                "options": {"expires": settings.drift_interval_s},
             },
             "insight-anomalies": {
                 "task": "insight.scan_anomalies",
