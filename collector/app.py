@@ -21,6 +21,7 @@ from collector.routes import (
     api_alerts,
     api_budgets,
     api_costs,
+    api_insight,
     api_recommendations,
     api_repricing,
     api_sessions,
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (api_costs, api_repricing):
         app.include_router(module.router)
     app.include_router(api_recommendations.router)
+    app.include_router(api_insight.router)
     app.add_middleware(
         RequestGuard,
         metrics=metrics,

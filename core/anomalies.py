@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from core.alerts import Severity, raise_alert
 from core.forecast import weekday_factors
 from core.models import Project, UsageHourly
+from core.models_governance import Alert
 
 #: The dimensions spend series are cut by ("total" is the project's own series).
 SERIES_DIMENSIONS = ("model", "feature", "team", "customer", "user_id")
@@ -404,6 +405,17 @@ def scan_project(
                                                     lookback_days=lookback_days))  # fmt: skip
 
 
+def list_findings(
+    session: Session, project_id: int, *, since: date | None = None, limit: int = 50
+) -> list[Alert]:
+    """The project's spend-anomaly alerts, the most recent day first (``since``: on or after)."""
+    day = Alert.details["day"].astext
+    query = select(Alert).where(Alert.project_id == project_id, Alert.kind == ALERT_KIND)
+    if since is not None:
+        query = query.where(day >= since.isoformat())  # ISO dates sort as text
+    return list(session.scalars(query.order_by(day.desc(), Alert.id.desc()).limit(limit)))
+
+
 def projects_with_spend(session: Session, since: datetime) -> list[int]:
     """Projects with rollup rows since ``since`` (the ones worth scanning)."""
     recent = select(UsageHourly.hour).where(
@@ -425,6 +437,7 @@ __all__ = [
     "details",
     "detect",
     "is_anomalous",
+    "list_findings",
     "load_series",
     "projects_with_spend",
     "raise_alerts",

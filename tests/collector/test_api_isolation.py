@@ -181,6 +181,26 @@ def _b_finance(then: Callable[[World, int], Any]) -> Request:
     return request
 
 
+def _b_spend(then: Request) -> Request:
+    """Give B a spend anomaly alert (carrying the marker, on B's marked team's spend), then
+    make A's request: A's forecast of that team is empty, A lists no anomaly of B."""
+
+    def request(w: World) -> Any:
+        details = {"day": datetime.now(UTC).date().isoformat(), "dimension": "team",
+                   "value": MARK, "hours": 24, "actual": "1", "expected": "0.1",
+                   "upper": "0.2", "excess": "0.9", "contributors": []}  # fmt: skip
+        with w.factory.begin() as session:
+            raise_alert(session, project_id=w.b_project, kind="spend_anomaly",
+                        severity="warning", title=MARK, body=MARK,
+                        dedup_key=f"spend_anomaly:{MARK}", details=details)  # fmt: skip
+        response = then(w)
+        if response.request.url.path.endswith("/forecast"):
+            assert response.json()["spent"] == "0", "A's forecast must not see B's spend"
+        return response
+
+    return request
+
+
 def _this_month() -> str:
     return datetime.now(UTC).strftime("%Y-%m")
 
@@ -265,6 +285,9 @@ CASES: dict[tuple[str, str], tuple[Request, str]] = {
     ("POST", "/api/v1/repricing/preview"): (
         lambda w: w.a.post("/api/v1/repricing/preview",
                            json={"override_id": w.b_price, "delete": True}), "404+unchanged"),
+    ("GET", "/api/v1/forecast"): (
+        _b_spend(lambda w: w.a.get("/api/v1/forecast", params={"team": MARK})), "lists"),
+    ("GET", "/api/v1/anomalies"): (_b_spend(lambda w: w.a.get("/api/v1/anomalies")), "lists"),
     ("GET", "/healthz"): (get("/healthz"), "no-marker"),
     ("GET", "/readyz"): (get("/readyz"), "no-marker"),
     ("GET", "/metrics"): (get("/metrics"), "no-marker"),
