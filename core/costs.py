@@ -154,6 +154,7 @@ def cost_series(
     filters: Mapping[str, Sequence[str]] | None = None,
     *,
     with_hist: bool = False,
+    max_rows: int | None = None,
 ) -> list[CostRow]:
     """Spend and usage of ``[start, end)`` from the rollups, per time bucket and group.
 
@@ -167,6 +168,7 @@ def cost_series(
         group_by: dimensions among :data:`core.rollups.DIMENSIONS` ('' = unattributed).
         filters: dimension → allowed values ('' selects the unattributed).
         with_hist: also merge the latency histograms (for p50/p95 estimates).
+        max_rows: refuse (``InvalidInputError``) a result of more rows than this.
 
     Returns:
         Rows ordered by bucket then group values; ``cost`` is an exact ``Decimal``.

@@ -47,7 +47,7 @@ _COLUMNS = ("start_time", "trace_id", "span_id", "provider", "model", "team", "f
             "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "usage_source",
             "cost", "cost_source", "price_ref")  # fmt: skip
 _MODEL_SQL = "coalesce(nullif(response_model, ''), nullif(request_model, ''))"
-_SELECT = (
+CANDIDATES_SQL = (
     "SELECT start_time, trace_id, span_id, provider, " + _MODEL_SQL + " AS model, team, "
     "feature, customer, user_id, environment, service, input_tokens, output_tokens, "
     "cache_read_tokens, cache_write_tokens, reasoning_tokens, usage_source, cost, cost_source, "
@@ -57,7 +57,7 @@ _SELECT = (
     "AND (CAST(:models AS text[]) IS NULL OR " + _MODEL_SQL + " = ANY(CAST(:models AS text[]))) "
 )
 _BATCH_SQL = (
-    _SELECT + "AND (start_time, trace_id, span_id) > (:c_time, :c_trace, :c_span) "
+    CANDIDATES_SQL + "AND (start_time, trace_id, span_id) > (:c_time, :c_trace, :c_span) "
     "ORDER BY start_time, trace_id, span_id LIMIT :limit FOR UPDATE"
 )
 _UPDATE_SQL = (
@@ -360,72 +360,6 @@ def _fail(factory: sessionmaker[Session], key: tuple[int, int], exc: Exception) 
             job.error = type(exc).__name__
 
 
-# --- preview ---------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class ModelImpact:
-    provider: str
-    model: str
-    spans: int = 0
-    cost_before: Decimal = Decimal(0)
-    cost_after: Decimal = Decimal(0)
-
-
-@dataclass(slots=True)
-class Preview:
-    """What re-pricing ``[start, end)`` with a set of overrides would change."""
-
-    spans_scanned: int = 0
-    spans_affected: int = 0
-    cost_before: Decimal = Decimal(0)
-    cost_after: Decimal = Decimal(0)
-    truncated: bool = False
-    models: list[ModelImpact] = field(default_factory=list)
-
-
-def preview(
-    session: Session,
-    project_id: int,
-    overrides: Sequence[OverridePrice],
-    *,
-    start: datetime,
-    end: datetime | None = None,
-    models: Sequence[str] | None = None,
-    max_spans: int = 2_000_000,
-) -> Preview:
-    """Price the candidate spans with ``overrides`` (read only) and sum what would change,
-    per model; stops after ``max_spans`` spans (``truncated``)."""
-    out = Preview()
-    impacts: dict[tuple[str, str], ModelImpact] = {}
-    params = {"project_id": project_id, "start": start, "end": end,
-              "models": None if models is None else list(models)}  # fmt: skip
-    result = session.execute(
-        text(_SELECT + "ORDER BY start_time LIMIT :limit"),
-        params | {"limit": max_spans + 1},
-        execution_options={"yield_per": 5000},
-    )
-    for row in result:
-        if out.spans_scanned == max_spans:
-            out.truncated = True
-            break
-        out.spans_scanned += 1
-        new = price_span(row, overrides)
-        if (new.cost, new.source, new.ref) == (row.cost, row.cost_source, row.price_ref):
-            continue
-        impact = impacts.setdefault((row.provider or "", row.model),
-                                    ModelImpact(row.provider or "", row.model))  # fmt: skip
-        impact.spans += 1
-        impact.cost_before += row.cost or Decimal(0)
-        impact.cost_after += new.cost or Decimal(0)
-    result.close()
-    out.models = [impacts[k] for k in sorted(impacts)]
-    out.spans_affected = sum(m.spans for m in out.models)
-    out.cost_before = sum((m.cost_before for m in out.models), Decimal(0))
-    out.cost_after = sum((m.cost_after for m in out.models), Decimal(0))
-    return out
-
-
 def rollup_cost(session: Session, project_id: int) -> tuple[Decimal, Decimal]:
     """The project's total cost in the hourly and in the daily rollups (a quick self-check)."""
     hourly = session.scalar(
@@ -442,8 +376,7 @@ def rollup_cost(session: Session, project_id: int) -> tuple[Decimal, Decimal]:
 
 
 __all__ = [
-    "ModelImpact",
-    "Preview",
+    "CANDIDATES_SQL",
     "Repriced",
     "claim_job",
     "create_job",
@@ -451,7 +384,6 @@ __all__ = [
     "job_for_override_change",
     "list_jobs",
     "models_matching",
-    "preview",
     "price_span",
     "rollup_cost",
     "run_batch",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from collector.deps import Admin, FactoryDep, requires
-from core import prices
+from core import prices, repricing
 from core.keys import Principal
 from core.prices import PriceBook, PriceChangeOut, PriceOverrideIn, PriceOverrideOut
 
@@ -21,6 +22,33 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 def _actor(principal: Principal) -> str:
     return f"api-key:{principal.key_id}"
+
+
+#: Response header naming the re-pricing job a change queued (``/api/v1/repricing/jobs/{id}``).
+JOB_HEADER = "X-Repricing-Job"
+
+
+class PriceOverrideSaved(PriceOverrideOut):
+    """A stored override and the re-pricing job its change queued."""
+
+    repricing_job_id: int
+
+
+def _queue_repricing(
+    session: Session,
+    principal: Principal,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> int:
+    """Queue, in the change's own transaction, the job that re-prices what it affects."""
+    job = repricing.job_for_override_change(
+        session, principal.project_id, before, after, _actor(principal)
+    )
+    return job.id
+
+
+def _snapshot(row: Any) -> dict[str, Any]:
+    return PriceOverrideOut.model_validate(row).model_dump(mode="json")
 
 
 def _invalidate(request: Request, project_id: int) -> None:
@@ -64,50 +92,69 @@ async def get_price(
     return await run_in_threadpool(read)
 
 
-@router.post("", status_code=201, summary="Add a price override")
+@router.post("", status_code=201, summary="Add a price override (queues a re-pricing job)")
 async def create_price(
-    data: PriceOverrideIn, principal: Admin, factory: FactoryDep, request: Request
-) -> PriceOverrideOut:
-    def write() -> PriceOverrideOut:
+    data: PriceOverrideIn,
+    principal: Admin,
+    factory: FactoryDep,
+    request: Request,
+    response: Response,
+) -> PriceOverrideSaved:
+    def write() -> PriceOverrideSaved:
         with factory.begin() as session:
             row = prices.create_override(session, principal.project_id, data, _actor(principal))
-            return PriceOverrideOut.model_validate(row)
+            job_id = _queue_repricing(session, principal, None, _snapshot(row))
+            return PriceOverrideSaved(**_snapshot(row), repricing_job_id=job_id)
 
     out = await run_in_threadpool(write)
     _invalidate(request, principal.project_id)
+    response.headers[JOB_HEADER] = str(out.repricing_job_id)
     return out
 
 
-@router.put("/{override_id}", summary="Replace a price override", responses=NOT_FOUND)
+@router.put(
+    "/{override_id}",
+    summary="Replace a price override (queues a re-pricing job)",
+    responses=NOT_FOUND,
+)
 async def update_price(
     override_id: int,
     data: PriceOverrideIn,
     principal: Admin,
     factory: FactoryDep,
     request: Request,
-) -> PriceOverrideOut:
-    def write() -> PriceOverrideOut:
+    response: Response,
+) -> PriceOverrideSaved:
+    def write() -> PriceOverrideSaved:
         with factory.begin() as session:
+            before = _snapshot(prices.get_override(session, principal.project_id, override_id))
             row = prices.update_override(
                 session, principal.project_id, override_id, data, _actor(principal)
             )
-            return PriceOverrideOut.model_validate(row)
+            job_id = _queue_repricing(session, principal, before, _snapshot(row))
+            return PriceOverrideSaved(**_snapshot(row), repricing_job_id=job_id)
 
     out = await run_in_threadpool(write)
     _invalidate(request, principal.project_id)
+    response.headers[JOB_HEADER] = str(out.repricing_job_id)
     return out
 
 
 @router.delete(
-    "/{override_id}", status_code=204, summary="Retire a price override", responses=NOT_FOUND
+    "/{override_id}",
+    status_code=204,
+    summary="Retire a price override (queues a re-pricing job)",
+    responses=NOT_FOUND,
 )
 async def delete_price(
     override_id: int, principal: Admin, factory: FactoryDep, request: Request
 ) -> Response:
-    def write() -> None:
+    def write() -> int:
         with factory.begin() as session:
+            before = _snapshot(prices.get_override(session, principal.project_id, override_id))
             prices.delete_override(session, principal.project_id, override_id, _actor(principal))
+            return _queue_repricing(session, principal, before, None)
 
-    await run_in_threadpool(write)
+    job_id = await run_in_threadpool(write)
     _invalidate(request, principal.project_id)
-    return Response(status_code=204)
+    return Response(status_code=204, headers={JOB_HEADER: str(job_id)})

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import repricing, rollups
+from core import repricing, repricing_preview, rollups
 from core.costs import total_cost
 from core.ingest import SpanRecord, store_spans
 from core.models import PriceOverride, Project, Span, Trace
@@ -112,7 +112,7 @@ def test_preview_says_what_a_change_would_do_and_changes_nothing(
         before = span_cost(session, project.id)
         current = load_overrides(session, project.id)
         proposal = to_override_price(PriceOverride(id=0, **GPT4O_CHEAP.model_dump()))
-        out = repricing.preview(session, project.id, (*current, proposal), start=T0)
+        out = repricing_preview.preview(session, project.id, (*current, proposal), start=T0)
         assert span_cost(session, project.id) == before
     assert out.spans_affected == 10
     assert [(m.model, m.spans) for m in out.models] == [("gpt-4o", 10)]
