@@ -218,6 +218,6 @@ def deliver_pending(
             if status != "delivered":
                 logger.warning("alert %s to webhook %s: attempt %s %s (%s)", claim.alert_id,
                                claim.webhook_id, claim.attempt, status, outcome.error)  # fmt: skip
-        if len(claims) < policy.batch:
+        if not claims or len(claims) < policy.batch:
             break
     return counts
