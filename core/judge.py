@@ -261,7 +261,7 @@ def _judge_call(
             scorer_version=version, client_id=client_id,
         ).on_conflict_do_nothing(index_elements=["project_id", "client_id"],
                                  index_where=Score.client_id.is_not(None))  # fmt: skip
-        outcome.scores += session.execute(stmt).rowcount or 0  # type: ignore[attr-defined]
+        outcome.scores += int(session.scalar(stmt.returning(Score.id)) is not None)
 
 
 def _text_parts(text: str) -> list[dict[str, str]]:

@@ -35,7 +35,7 @@ def add_prices(session: Session, project_id: int) -> None:
 def add_calls(
     session: Session, project_id: int, *, model: str, count: int, quality: float | None,
     feature: str = "classify", seed: int = 1, first: int = 0, score_name: str = "label_correct",
-    latency_ms: float = 800.0, days: int = 29,
+    latency_ms: float = 800.0, days: int = 29, now: datetime = NOW,
 ) -> list[str]:  # fmt: skip
     """``count`` LLM calls of ``model`` on ``feature`` spread over the last ``days`` days, each
     with a 0/1 ``score_name`` score, 1 for exactly ``quality`` of them (None: unscored).
@@ -50,7 +50,7 @@ def add_calls(
     for i in range(count):
         n = first + i
         trace_id, span_id = f"{n:032x}", f"{n:016x}"
-        start = NOW - timedelta(days=days * (i + 0.5) / count)
+        start = now - timedelta(days=days * (i + 0.5) / count)
         records.append(SpanRecord(
             trace_id=trace_id, span_id=span_id, name=f"chat {model}", kind="llm",
             start_time=start, end_time=start + timedelta(milliseconds=latency_ms + n % 7),
