@@ -15,13 +15,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from core.alerts import Severity, raise_alert
-from core.budgets import SCOPE_COLUMNS, describe_scope, get_budget, period_bounds
+from core.budgets import SCOPE_COLUMNS, describe_scope, get_budget, period_bounds, plain
 from core.forecast import HISTORY_DAYS, Forecast, daily_costs, forecast_period
 from core.models import UsageHourly
 from core.models_governance import Budget, BudgetState
@@ -55,6 +55,12 @@ class BudgetStatus(BaseModel):
     hard: bool
     enabled: bool
     computed_at: datetime
+
+    @field_validator("limit_usd", "spent", "remaining", "expected_total", "expected_low",
+                     "expected_high")  # fmt: skip
+    @classmethod
+    def _plain(cls, amount: Decimal) -> Decimal:
+        return plain(amount)
 
 
 @dataclass(frozen=True)

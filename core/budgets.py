@@ -98,9 +98,16 @@ class BudgetOut(BudgetIn):
     def of(cls, row: Budget) -> BudgetOut:
         return cls.model_validate(dict(
             id=row.id, name=row.name, scope=row.scope, value=row.scope_value, period=row.period,
-            limit_usd=row.limit_usd, thresholds=list(row.thresholds), hard=row.hard,
+            limit_usd=plain(row.limit_usd), thresholds=list(row.thresholds), hard=row.hard,
             enabled=row.enabled, created_at=row.created_at, updated_at=row.updated_at,
         ))  # fmt: skip
+
+
+def plain(amount: Decimal) -> Decimal:
+    """``amount`` without the trailing zeros of its column's scale (``10``, not ``10.0000000000``)
+    and never in exponent form; the value is unchanged."""
+    normal = amount.normalize()
+    return normal.quantize(Decimal(1)) if normal.as_tuple().exponent > 0 else normal  # type: ignore[operator]
 
 
 def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:
