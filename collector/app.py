@@ -21,6 +21,7 @@ from collector.routes import (
     api_alerts,
     api_budgets,
     api_costs,
+    api_drift,
     api_insight,
     api_recommendations,
     api_repricing,
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router)
     app.include_router(api_recommendations.router)
     app.include_router(api_insight.router)
+    app.include_router(api_drift.router)
     app.add_middleware(
         RequestGuard,
         metrics=metrics,

@@ -23,6 +23,7 @@ from core import keys
 from core.alerts import raise_alert
 from core.ingest import store_spans
 from core.models import Score, Span, Trace, UsageHourly
+from core.models_drift import DriftResult, DriftRun, ModelChange
 from core.models_finance import RepricingJob, UsageDaily
 from core.models_governance import Alert, Budget, Webhook
 from core.models_rightsizing import Experiment
@@ -201,6 +202,32 @@ def _b_spend(then: Request) -> Request:
     return request
 
 
+def _b_drift(then: Callable[[World], Any]) -> Request:
+    """Give B a drift run with a drifted result and a model change (both carrying the
+    marker), then make A's request."""
+
+    def request(w: World) -> Any:
+        now = datetime.now(UTC)
+        with w.factory.begin() as session:
+            run = DriftRun(project_id=w.b_project, as_of=now, baseline_start=now,
+                           baseline_end=now, recent_start=now, recent_end=now, tests=1,
+                           drifted=1)  # fmt: skip
+            session.add(run)
+            session.flush()
+            session.add(DriftResult(project_id=w.b_project, run_id=run.id,
+                                    segment_kind="feature", segment_value=MARK, metric=MARK,
+                                    statistic="ks", stat_value=1, p_value=0, q_value=0,
+                                    effect_name="psi", effect=1, baseline_n=1, recent_n=1,
+                                    drifted=True))  # fmt: skip
+            session.add(ModelChange(project_id=w.b_project, request_model=MARK,
+                                    attribute="response_model", old_value=MARK, new_value=MARK,
+                                    changed_at=now, last_old_at=now, old_count=1,
+                                    new_count=1))  # fmt: skip
+        return then(w)
+
+    return request
+
+
 def _this_month() -> str:
     return datetime.now(UTC).strftime("%Y-%m")
 
@@ -288,6 +315,11 @@ CASES: dict[tuple[str, str], tuple[Request, str]] = {
     ("GET", "/api/v1/forecast"): (
         _b_spend(lambda w: w.a.get("/api/v1/forecast", params={"team": MARK})), "lists"),
     ("GET", "/api/v1/anomalies"): (_b_spend(lambda w: w.a.get("/api/v1/anomalies")), "lists"),
+    ("GET", "/api/v1/drift"): (_b_drift(lambda w: w.a.get("/api/v1/drift")), "lists"),
+    ("GET", "/api/v1/drift/model-changes"): (
+        _b_drift(lambda w: w.a.get("/api/v1/drift/model-changes")), "lists"),
+    ("GET", "/api/v1/drift/segments/{segment_kind}/{segment_value:path}"): (
+        _b_drift(lambda w: w.a.get(f"/api/v1/drift/segments/feature/{MARK}")), "404"),
     ("GET", "/healthz"): (get("/healthz"), "no-marker"),
     ("GET", "/readyz"): (get("/readyz"), "no-marker"),
     ("GET", "/metrics"): (get("/metrics"), "no-marker"),

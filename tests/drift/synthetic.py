@@ -49,7 +49,7 @@ class Traffic:
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)  # noqa: S311 - test data, not secrets
+        self.rng = random.Random(self.seed)
 
     def _words(self, count: int, alt_share: float) -> str:
         out = []
