@@ -4,7 +4,9 @@ What it holds, so every page has something true to show: three services and five
 across three teams, customers and users; OpenAI, Anthropic and Gemini models; about 2 % errors;
 a RAG feature with retrieved documents; one cost spike (one customer hammering the RAG feature
 with long prompts on one day); prompts of the ticket summariser that double in length halfway;
-and a classification task served by both gpt-4o and gpt-4o-mini with equal quality.
+and a classification task served by both gpt-4o and gpt-4o-mini with equal quality: about 4 %
+wrong labels on either model, each call scored ``label_correct`` (1/0) by the app's own check,
+so the Models page can show that gpt-4o-mini does the job as well for less.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from cli import demo_content as text
 CUSTOMERS = ["acme", "globex", "initech", "umbrella", "hooli", "stark"]
 SPIKE_DAYS_AGO = 9
 SHIFT_DAYS_AGO = 15
+LABEL_ERROR_RATE = 0.04
 
 
 def tokens(chars: str) -> int:
@@ -82,6 +85,9 @@ class DemoTraffic:
         self.now = now
         self.users = [f"user-{i:03d}" for i in range(40)]
         self.sent = 0
+        # Label errors draw from their own generator, so the rest of the traffic is unchanged.
+        self.labels = random.Random(f"labels-{seed}")  # noqa: S311 - demo data
+        self.label_scores: list[tuple[str, str, float]] = []
 
     def day_starts(self) -> Iterator[tuple[int, datetime]]:
         today = self.now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -137,9 +143,13 @@ class DemoTraffic:
         messages = [{"role": "system", "content": "Classify the message into one intent: "
                      "cancellation, billing, bug_report, sales, how_to. Answer with the label."},
                     {"role": "user", "content": utterance}]  # fmt: skip
-        response = openai_response(model, 60 + tokens(utterance), intent, self.rng)
-        self.llm_trace("classify_intent", "growth-tools", "growth", "classify-intent",
-                       start, messages, response, "openai")  # fmt: skip
+        wrong = self.labels.random() < LABEL_ERROR_RATE  # the same rate on both models
+        label = self.labels.choice([i for _, i in text.INTENTS if i != intent]) if wrong else intent
+        response = openai_response(model, 60 + tokens(utterance), label, self.rng)
+        ids = self.llm_trace("classify_intent", "growth-tools", "growth", "classify-intent",
+                             start, messages, response, "openai")  # fmt: skip
+        if ids is not None:
+            self.label_scores.append((*ids, 0.0 if wrong else 1.0))
 
     def product_copy(self, start: datetime, _days_ago: int) -> None:
         product = self.rng.choice(text.PRODUCTS)
@@ -202,7 +212,8 @@ class DemoTraffic:
 
     def llm_span(self, name: str, start: datetime, messages: list[dict[str, str]],
                  response: dict[str, Any], provider: str, latency_s: float,
-                 attributes: dict[str, Any]) -> None:  # fmt: skip
+                 attributes: dict[str, Any]) -> tuple[str, str] | None:  # fmt: skip
+        """Record one LLM call; its (trace id, span id), or None when it failed."""
         model = response.get("model") or response.get("modelVersion")
         attrs = {**attributes, "gen_ai.provider.name": provider,
                  "gen_ai.request.model": model}  # fmt: skip
@@ -210,13 +221,14 @@ class DemoTraffic:
             if self.rng.random() < 0.02:
                 error = DemoProviderError("429 Too Many Requests: rate limit reached")
                 span.fail(error, end_time=start + timedelta(seconds=0.3))
-                return
+                return None
             span.record_llm_response(response, messages=messages)
             span.end(start + timedelta(seconds=latency_s))
+            return (span.trace_id, span.span_id) if span.trace_id and span.span_id else None
 
     def llm_trace(self, name: str, service: str, team: str, feature: str, start: datetime,
                   messages: list[dict[str, str]], response: dict[str, Any],
-                  provider: str) -> None:  # fmt: skip
+                  provider: str) -> tuple[str, str] | None:  # fmt: skip
         user = self.rng.choice(self.users)
         latency = max(0.2, self.rng.lognormvariate(0, 0.4)) * (0.5 if "mini" in name else 1.0)
         with tokentrail.context(user_id=user, session_id=f"s-{user}-{start:%Y%m%d}", team=team,
@@ -232,9 +244,20 @@ class DemoTraffic:
             ) as root:
                 t = start + timedelta(milliseconds=3)
                 model = response.get("model") or response.get("modelVersion")
-                self.llm_span(f"chat {model}", t, messages, response, provider, latency, attrs)
+                ids = self.llm_span(f"chat {model}", t, messages, response, provider, latency,
+                                    attrs)  # fmt: skip
                 root.end(t + timedelta(seconds=latency + 0.01))
         self.sent += 1
+        return ids
+
+    def send_label_scores(self) -> None:
+        """Score the day's classifications once their spans are stored (a score on an unknown
+        span is refused), idempotently by span."""
+        for trace_id, span_id, value in self.label_scores:
+            tokentrail.score("label_correct", value, trace_id=trace_id, span_id=span_id,
+                             client_id=f"demo-label-{span_id}")  # fmt: skip
+        self.label_scores.clear()
+        tokentrail.flush(timeout=30)
 
     def run(self) -> int:
         features = [(self.ticket_summary, 40), (self.reply_draft, 25), (self.classify, 40),
@@ -247,6 +270,7 @@ class DemoTraffic:
                 for moment in self.moments(day, 120):
                     self.rag_answer(moment, days_ago, customer="globex")
             tokentrail.flush(timeout=30)
+            self.send_label_scores()
         return self.sent
 
 
