@@ -445,6 +445,18 @@ def _judge_candidate(
     )
 
 
+def score_names(session: Session, project_id: int, limit: int = 200) -> list[str]:
+    """The names of the project's numeric scores, for choosing the quality signal."""
+    query = (
+        select(Score.name)
+        .where(Score.project_id == project_id, Score.value.is_not(None))
+        .group_by(Score.name)
+        .order_by(Score.name)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
 def savings_available(
     session: Session, project_id: int, now: datetime | None = None
 ) -> Decimal | None:
@@ -468,6 +480,7 @@ __all__ = [
     "monthly_savings",
     "recommend",
     "savings_available",
+    "score_names",
     "task_expression",
     "task_reports",
     "task_spans",
