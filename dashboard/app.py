@@ -22,6 +22,8 @@ def main() -> None:
         st.Page("views/sessions.py", title="Sessions", icon=":material/forum:",
                 url_path="sessions"),
         st.Page("views/users.py", title="Users", icon=":material/group:", url_path="users"),
+        st.Page("views/models.py", title="Models", icon=":material/model_training:",
+                url_path="models"),
         st.Page("views/trace_detail.py", title="Trace detail", icon=":material/account_tree:",
                 url_path="trace", visibility="hidden"),
     ]  # fmt: skip
