@@ -128,6 +128,24 @@ def update_webhook(
     return row
 
 
+def set_enabled(
+    session: Session,
+    project_id: int,
+    webhook_id: int,
+    enabled: bool,
+    *,
+    allow_loopback: bool = False,
+) -> Webhook:
+    """Pause or resume a webhook; resuming checks its URL again, pausing never fails."""
+    row = get_webhook(session, project_id, webhook_id)
+    if enabled:
+        check_url(row.url, allow_loopback=allow_loopback)
+    row.enabled = enabled
+    row.updated_at = datetime.now(UTC)
+    session.flush()
+    return row
+
+
 def delete_webhook(session: Session, project_id: int, webhook_id: int) -> None:
     """Delete a webhook and its pending deliveries."""
     session.delete(get_webhook(session, project_id, webhook_id))
