@@ -140,12 +140,12 @@ class DemoTraffic:
     def classify(self, start: datetime, _days_ago: int) -> None:
         utterance, intent = self.rng.choice(text.INTENTS)
         model = "gpt-4o" if self.rng.random() < 0.7 else "gpt-4o-mini"
-        messages = [{"role": "system", "content": "Classify the message into one intent: "
-                     "cancellation, billing, bug_report, sales, how_to. Answer with the label."},
+        messages = [{"role": "system", "content": text.INTENT_GUIDE},
                     {"role": "user", "content": utterance}]  # fmt: skip
         wrong = self.labels.random() < LABEL_ERROR_RATE  # the same rate on both models
         label = self.labels.choice([i for _, i in text.INTENTS if i != intent]) if wrong else intent
-        response = openai_response(model, 60 + tokens(utterance), label, self.rng)
+        response = openai_response(model, tokens(text.INTENT_GUIDE + utterance) + 12, label,
+                                   self.rng)  # fmt: skip
         ids = self.llm_trace("classify_intent", "growth-tools", "growth", "classify-intent",
                              start, messages, response, "openai")  # fmt: skip
         if ids is not None:

@@ -77,6 +77,37 @@ ANSWERS = {
     "arrive as a download link by email.",
 }
 
+#: The classifier's system prompt: label definitions and worked examples (few-shot), as real
+#: intent classifiers send on every call; it is most of each call's input tokens.
+INTENT_GUIDE = (
+    "Classify the customer's message into exactly one intent and answer with the label only.\n"
+    "Labels:\n"
+    "- cancellation: ending, pausing or downgrading a subscription, closing an account, "
+    "asking what happens to data after cancelling.\n"
+    "- billing: invoices, receipts, payment methods, failed charges, refunds, VAT numbers, "
+    "changing the billing address or currency.\n"
+    "- bug_report: something is broken, slow, missing or shows an error; include crashes, "
+    "timeouts, wrong numbers and pages that do not load.\n"
+    "- sales: prices, plans, discounts, quotes, procurement, security questionnaires, "
+    "trials for larger teams, talking to someone about buying.\n"
+    "- how_to: how to use a feature, where a setting is, how to invite people, how to export, "
+    "how to connect an integration.\n"
+    "Examples:\n"
+    "Message: Please stop renewing our plan after March. -> cancellation\n"
+    "Message: Can we pause the account over the summer? -> cancellation\n"
+    "Message: The card on file expired, how do I update it? -> billing\n"
+    "Message: I need the invoice for October with our VAT number on it. -> billing\n"
+    "Message: We were charged twice this month. -> billing\n"
+    "Message: Exports fail with error 502 since yesterday. -> bug_report\n"
+    "Message: The chart on the overview page shows last week's numbers. -> bug_report\n"
+    "Message: Do you have a plan for 300 seats with SSO? -> sales\n"
+    "Message: Can you send a quote our procurement team can sign? -> sales\n"
+    "Message: How do I connect Slack notifications? -> how_to\n"
+    "Message: Where do I change the workspace name? -> how_to\n"
+    "If a message mixes intents, choose the one the customer needs resolved first. "
+    "Never explain the label; never add punctuation."
+)
+
 INTENTS = [
     ("I want to cancel my subscription at the end of the month", "cancellation"),
     ("Where can I download last quarter's invoices?", "billing"),
