@@ -4,6 +4,7 @@ What it holds, so every page has something true to show: three services and five
 across three teams, customers and users; OpenAI, Anthropic and Gemini models; about 2 % errors;
 a RAG feature with retrieved documents; one cost spike (one customer hammering the RAG feature
 with long prompts on one day); prompts of the ticket summariser that double in length halfway;
+the RAG feature's "gpt-4o" answered by a newer snapshot (and fingerprint) for the last 6 days;
 and a classification task served by both gpt-4o and gpt-4o-mini with equal quality: about 4 %
 wrong labels on either model, each call scored ``label_correct`` (1/0) by the app's own check,
 so the Models page can show that gpt-4o-mini does the job as well for less.
@@ -25,6 +26,8 @@ from cli import demo_content as text
 CUSTOMERS = ["acme", "globex", "initech", "umbrella", "hooli", "stark"]
 SPIKE_DAYS_AGO = 9
 SHIFT_DAYS_AGO = 15
+MODEL_CHANGE_DAYS_AGO = 6
+FINGERPRINT = "gen_ai.openai.response.system_fingerprint"
 LABEL_ERROR_RATE = 0.04
 
 
@@ -200,10 +203,15 @@ class DemoTraffic:
                     {"role": "user", "content": question},
                 ]
                 answer = text.ANSWERS[topic]
-                response = openai_response("gpt-4o", tokens(context + question) + 20, answer,
+                # The provider silently moves "gpt-4o" to a newer snapshot (drift's model change).
+                old = days_ago >= MODEL_CHANGE_DAYS_AGO
+                snapshot = "gpt-4o-2024-08-06" if old else "gpt-4o-2024-11-20"
+                response = openai_response(snapshot, tokens(context + question) + 20, answer,
                                            self.rng)  # fmt: skip
                 latency = self.rng.uniform(0.8, 2.5) * (2 if spike else 1)
-                self.llm_span("chat gpt-4o", t, messages, response, "openai", latency, root_attrs)
+                llm_attrs = {**root_attrs, "gen_ai.request.model": "gpt-4o",
+                             FINGERPRINT: "fp_b705f0c291" if old else "fp_831e067d82"}  # fmt: skip
+                self.llm_span("chat gpt-4o", t, messages, response, "openai", latency, llm_attrs)
                 root.set_output(answer)
                 root.end(t + timedelta(seconds=latency + 0.05))
         self.sent += 1
@@ -215,8 +223,8 @@ class DemoTraffic:
                  attributes: dict[str, Any]) -> tuple[str, str] | None:  # fmt: skip
         """Record one LLM call; its (trace id, span id), or None when it failed."""
         model = response.get("model") or response.get("modelVersion")
-        attrs = {**attributes, "gen_ai.provider.name": provider,
-                 "gen_ai.request.model": model}  # fmt: skip
+        attrs = {"gen_ai.provider.name": provider, "gen_ai.request.model": model,
+                 **attributes}  # fmt: skip
         with tokentrail.span(name, kind="llm", start_time=start, attributes=attrs) as span:
             if self.rng.random() < 0.02:
                 error = DemoProviderError("429 Too Many Requests: rate limit reached")
