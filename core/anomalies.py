@@ -45,10 +45,13 @@ HISTORY_DAYS = 28
 MIN_HISTORY_DAYS = 14
 #: Days the level is the median of.
 LEVEL_DAYS = 14
-#: Band half-width in robust standard deviations (1.4826 MAD).
+#: Band half-width in robust standard deviations (1.4826 MAD) for the project total, and for
+#: each slice (a model, customer, user…): a scan judges hundreds of slices a day, so a slice
+#: needs a wider band for the whole scan to stay as quiet as one series would.
 BAND_SIGMAS = 4.0
+SLICE_SIGMAS = 5.0
 #: The band is never narrower than this share of the level ...
-MIN_BAND_SHARE = 0.25
+MIN_BAND_SHARE = 0.2
 #: ... and a day must be at least this much above its expectation ...
 MIN_EXCESS_SHARE = 0.3
 #: ... by at least this share of the project's average day (not of a quiet weekend day).
@@ -118,6 +121,7 @@ def band(
     weekdays: Sequence[int],
     weekday: int,
     factors: NDArray[np.float64] | None = None,
+    sigmas: float = BAND_SIGMAS,
 ) -> Band | None:
     """The band for a day on ``weekday`` after ``history`` (oldest first); None if too short.
 
@@ -135,7 +139,7 @@ def band(
     z = np.divide(values, f, out=np.zeros(len(f)), where=f > 0)
     level = float(np.median(z[-LEVEL_DAYS:]))
     mad = 1.4826 * float(np.median(np.abs(z - np.median(z))))
-    width = BAND_SIGMAS * max(mad, MIN_BAND_SHARE * level)
+    width = sigmas * max(mad, MIN_BAND_SHARE * level)
     expected = level * float(factors[weekday])
     return Band(expected, (level + width) * float(factors[weekday]), level)
 
@@ -267,8 +271,9 @@ def _judge_days(
         shape = weekday_factors(np.asarray(total_past), weekdays)
         material = MATERIAL_SHARE * total_band.level
         for (name, value), costs in series.items():
-            own = None if name == TOTAL else shape
-            limits = band([costs.get(p, 0.0) for p in past], weekdays, d.weekday(), own)
+            history = [costs.get(p, 0.0) for p in past]
+            limits = total_band if name == TOTAL else \
+                band(history, weekdays, d.weekday(), shape, SLICE_SIGMAS)  # fmt: skip
             actual = costs.get(d, 0.0)
             if limits is not None and is_anomalous(actual, limits, material):
                 findings.append(Finding(

@@ -26,6 +26,7 @@ def main() -> None:
                 url_path="budgets"),
         st.Page("views/alerts.py", title="Alerts", icon=":material/notifications:",
                 url_path="alerts"),
+        st.Page("views/spend.py", title="Spend", icon=":material/payments:", url_path="spend"),
         st.Page("views/quality.py", title="Quality", icon=":material/verified:",
                 url_path="quality"),
         st.Page("views/drift.py", title="Drift", icon=":material/timeline:", url_path="drift"),
