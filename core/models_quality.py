@@ -28,6 +28,29 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.models import Base
 
 
+class ScoringQueue(Base):
+    """Spans waiting to be scored: one narrow row per new span, written by the ingest
+    transaction, claimed by workers with ``FOR UPDATE SKIP LOCKED`` and deleted once scored.
+
+    Marking the (wide, trigram-indexed) span row itself would cost a non-HOT update that
+    rewrites every index entry of the span, about a millisecond per span; a queue row costs
+    a few microseconds to insert and delete.
+    """
+
+    __tablename__ = "scoring_queue"
+
+    project_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    trace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    span_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    ingested_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    __table_args__ = (Index("ix_scoring_queue_project_ingested", "project_id", "ingested_at"),)
+
+
 class ScorerSetting(Base):
     """A project's choice for one scorer: on or off, and the share of spans it scores.
 
@@ -163,4 +186,11 @@ class ScoringLag(Base):
     seconds_sum: Mapped[float] = mapped_column(Double, server_default="0")
 
 
-__all__ = ["DeadLetter", "RescoreRequest", "ScorerSetting", "ScoringLag", "TaskAttempt"]
+__all__ = [
+    "DeadLetter",
+    "RescoreRequest",
+    "ScorerSetting",
+    "ScoringLag",
+    "ScoringQueue",
+    "TaskAttempt",
+]

@@ -7,18 +7,35 @@ Scorers themselves live in ``workers.scorers``; this module knows them only by n
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    delete,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
-from core.models import Span
-from core.models_quality import DeadLetter, RescoreRequest, ScorerSetting, ScoringLag, TaskAttempt
+from core.models_quality import (
+    DeadLetter,
+    RescoreRequest,
+    ScorerSetting,
+    ScoringLag,
+    ScoringQueue,
+    TaskAttempt,
+)
 
 #: Upper bounds (seconds) of the lag histogram; +inf is implied.
 LAG_BUCKETS: tuple[float, ...] = (0.5, 1, 2, 3, 5, 7.5, 10, 15, 30, 60, 120, 300, 900, 3600)
@@ -39,6 +56,43 @@ class Sampling:
 
 
 DEFAULT_SAMPLING = Sampling()
+
+
+_KEYS = text("jsonb_to_recordset(CAST(:keys AS jsonb)) AS keys(trace_id text, span_id text)")
+
+
+def _key_rows(keys: Sequence[tuple[str, str]]) -> Any:
+    """(trace_id, span_id) pairs as rows of one JSON parameter: one statement for a whole
+    batch, however long, and cheap to send."""
+    payload = json.dumps([{"trace_id": t, "span_id": s} for t, s in sorted(set(keys))])
+    return select(literal_column("trace_id"), literal_column("span_id")).select_from(
+        _KEYS.bindparams(keys=payload)
+    )
+
+
+def enqueue_for_scoring(session: Session, project_id: int, keys: Sequence[tuple[str, str]]) -> None:
+    """Queue spans for the scoring job (called by the ingest transaction for new spans, and
+    to score spans again). A span already waiting is left as it is."""
+    if not keys:
+        return
+    pairs = _key_rows(keys).subquery()
+    stmt = pg_insert(ScoringQueue).from_select(
+        ["project_id", "trace_id", "span_id"],
+        select(literal(project_id, BigInteger), pairs.c.trace_id, pairs.c.span_id),
+    )
+    session.execute(stmt.on_conflict_do_nothing())
+
+
+def dequeue(session: Session, project_id: int, keys: Sequence[tuple[str, str]]) -> None:
+    """Remove scored spans from the queue (rows the caller holds locked)."""
+    if not keys:
+        return
+    session.execute(
+        delete(ScoringQueue)
+        .where(ScoringQueue.project_id == project_id,
+               tuple_(ScoringQueue.trace_id, ScoringQueue.span_id).in_(_key_rows(keys)))
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
 
 
 def sample_point(trace_id: str, span_id: str) -> float:
@@ -218,11 +272,10 @@ class Backlog:
 
 
 def scoring_backlog(session: Session, cap: int = 1_000_000) -> Backlog:
-    """Unscored spans (counted up to ``cap``) and the age of the oldest, via the partial
-    index on unscored spans."""
-    unscored = select(Span.ingested_at).where(Span.scored_at.is_(None)).limit(cap).subquery()
+    """Spans waiting in the scoring queue (counted up to ``cap``) and the age of the oldest."""
+    waiting = select(ScoringQueue.ingested_at).limit(cap).subquery()
     count, oldest = session.execute(
-        select(func.count(), func.extract("epoch", func.now() - func.min(unscored.c.ingested_at)))
+        select(func.count(), func.extract("epoch", func.now() - func.min(waiting.c.ingested_at)))
     ).one()
     return Backlog(int(count or 0), float(oldest or 0.0))
 
@@ -239,6 +292,8 @@ __all__ = [
     "claim_rescore",
     "dead_letter_rows",
     "dead_letter_task",
+    "dequeue",
+    "enqueue_for_scoring",
     "finish_attempt",
     "lag_histogram",
     "lag_rows",

@@ -9,6 +9,7 @@ its row locks go with its connection, and the next worker claims the same spans 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -17,24 +18,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Row,
     Select,
     Text,
+    and_,
     case,
     func,
     literal,
+    literal_column,
     select,
-    tuple_,
-    update,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONPATH
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from core import quality
-from core.models import Score, Span, SpanKind
+from core.models import Project, Score, Span, SpanKind
+from core.models_quality import ScoringQueue
 from workers.scorers import BUILT_IN, Scorer, SpanView, ToolCall
 
 logger = logging.getLogger(__name__)
@@ -55,11 +57,10 @@ def _llm_only(expr: ColumnElement[Any]) -> ColumnElement[Any]:
     return case((Span.kind == _LLM, expr), else_=None)
 
 
-def _columns() -> list[Any]:
+def score_columns() -> list[Any]:
     """What the scorers need, cut down in SQL (no whole prompt crosses the wire)."""
     return [
-        Span.project_id, Span.trace_id, Span.span_id, Span.kind, Span.ingested_at,
-        Span.finish_reasons,
+        Span.kind, Span.finish_reasons,
         func.left(Span.output_text, MAX_OUTPUT_CHARS).label("output_text"),
         func.right(Span.input_text, MAX_INPUT_CHARS).label("input_text"),
         _llm_only(func.jsonb_path_query_array(Span.input, _USER_TEXT).op("->>")(-1)).label(
@@ -76,68 +77,68 @@ def _columns() -> list[Any]:
 
 
 def claim_unscored(session: Session, limit: int) -> list[Row[Any]]:
-    """Up to ``limit`` unscored spans, oldest first per project, locked for this transaction.
+    """Up to ``limit`` queued spans, oldest first per project, locked for this transaction.
 
-    Claimed per project so each claim walks the partial index (project, ingested_at) where
-    ``scored_at IS NULL`` in order and stops at ``limit``, however long the backlog.
+    The queue rows are claimed (``FOR UPDATE SKIP LOCKED``) and joined to their spans in one
+    statement; a queued span that no longer exists comes back with ``kind`` None and is only
+    dequeued.
     """
     waiting = session.scalars(
-        select(Span.project_id)
-        .where(Span.scored_at.is_(None))
-        .group_by(Span.project_id)
-        .order_by(func.min(Span.ingested_at))
+        select(Project.id)
+        .where(
+            select(ScoringQueue.project_id).where(ScoringQueue.project_id == Project.id).exists()
+        )
+        .order_by(Project.id)
     ).all()
     claimed: list[Row[Any]] = []
     for project_id in waiting:
         if len(claimed) >= limit:
             break
-        query: Select[Any] = (
-            select(*_columns())
-            .where(Span.project_id == project_id, Span.scored_at.is_(None))
-            .order_by(Span.ingested_at)
+        queue = (
+            select(ScoringQueue.project_id, ScoringQueue.trace_id, ScoringQueue.span_id,
+                   ScoringQueue.ingested_at)
+            .where(ScoringQueue.project_id == project_id)
+            .order_by(ScoringQueue.ingested_at)
             .limit(limit - len(claimed))
             .with_for_update(skip_locked=True)
-        )
+            .cte("claimed")
+        )  # fmt: skip
+        query: Select[Any] = (
+            select(queue.c.project_id, queue.c.trace_id, queue.c.span_id, queue.c.ingested_at,
+                   *score_columns())
+            .select_from(queue)
+            .outerjoin(Span, and_(Span.project_id == queue.c.project_id,
+                                  Span.trace_id == queue.c.trace_id,
+                                  Span.span_id == queue.c.span_id))
+            .order_by(queue.c.ingested_at)
+        )  # fmt: skip
         claimed += session.execute(query).all()
     return claimed
-
-
-def _pairs(keys: Sequence[tuple[int, str]]) -> Any:
-    """``keys`` as a derived table of two arrays (a long literal IN list is slow to parse)."""
-    return (
-        func.unnest(
-            literal([k[0] for k in keys], ARRAY(BigInteger)),
-            literal([k[1] for k in keys], ARRAY(Text)),
-        )
-        .table_valued("project_id", "trace_id")
-        .render_derived(name="wanted")
-    )
 
 
 def retrieved_documents(
     session: Session, traces: Sequence[tuple[int, str]]
 ) -> dict[tuple[int, str], tuple[str, ...]]:
-    """The documents retrieved in each of ``traces`` (one query for the whole batch)."""
-    if not traces:
-        return {}
-    wanted = _pairs(sorted(set(traces)))
-    rows = session.execute(
-        select(Span.project_id, Span.trace_id, Span.documents)
-        .where(
-            tuple_(Span.project_id, Span.trace_id).in_(
-                select(wanted.c.project_id, wanted.c.trace_id)
-            ),
-            Span.documents.is_not(None),
-        )
-        .order_by(Span.project_id, Span.trace_id, Span.start_time)
-    )
+    """The documents retrieved in each of ``traces`` (one query per project in the batch,
+    an index range scan on (project, trace) each)."""
+    by_project: dict[int, set[str]] = defaultdict(set)
+    for project_id, trace_id in traces:
+        by_project[project_id].add(trace_id)
     found: dict[tuple[int, str], list[str]] = defaultdict(list)
-    for row in rows:
-        texts = found[(row.project_id, row.trace_id)]
-        for doc in row.documents if isinstance(row.documents, list) else []:
-            content = doc.get("content") if isinstance(doc, dict) else None
-            if isinstance(content, str) and content and len(texts) < MAX_DOCUMENTS:
-                texts.append(content[:MAX_DOCUMENT_CHARS])
+    for project_id, trace_ids in sorted(by_project.items()):
+        rows = session.execute(
+            select(Span.trace_id, Span.documents)
+            .where(Span.project_id == project_id,
+                   Span.trace_id == func.any(literal(sorted(trace_ids), ARRAY(Text))),
+                   Span.documents.is_not(None))
+            .order_by(Span.trace_id, Span.start_time)
+        )  # fmt: skip
+        for row in rows:
+            texts = found[(project_id, row.trace_id)]
+            for doc in row.documents if isinstance(row.documents, list) else []:
+                content = doc.get("content") if isinstance(doc, dict) else None
+                if isinstance(content, str) and content and len(texts) < MAX_DOCUMENTS:
+                    texts.append(content[:MAX_DOCUMENT_CHARS])
     return {key: tuple(texts) for key, texts in found.items()}
 
 
@@ -200,12 +201,18 @@ def run_scorers(
     """Every applicable, sampled scorer on every span; a scorer that raises dead-letters
     that span for that scorer and the rest carry on."""
     out = ScoredRows()
+    by_kind: dict[str, list[Scorer]] = {}
     for row, view in zip(rows, views, strict=True):
         point: float | None = None
-        for scorer in scorers:
-            if view.kind not in scorer.kinds:
-                continue
-            rule = sampling.get((row.project_id, scorer.name), quality.DEFAULT_SAMPLING)
+        applicable = by_kind.get(view.kind)
+        if applicable is None:
+            applicable = by_kind[view.kind] = [s for s in scorers if view.kind in s.kinds]
+        for scorer in applicable:
+            rule = (
+                sampling.get((row.project_id, scorer.name), quality.DEFAULT_SAMPLING)
+                if sampling
+                else quality.DEFAULT_SAMPLING
+            )
             if rule.sample_rate < 1.0 or not rule.enabled:
                 if point is None:
                     point = quality.sample_point(row.trace_id, row.span_id)
@@ -230,24 +237,44 @@ def run_scorers(
     return out
 
 
+_NEW_SCORES = text(
+    "jsonb_to_recordset(CAST(:scores AS jsonb)) AS new_scores(project_id bigint, trace_id text,"
+    " span_id text, name text, value float8, source text, scorer_version text)"
+)
+_SCORE_NAMES = ["project_id", "trace_id", "span_id", "name", "value", "source", "scorer_version"]
+
+
+def insert_scores(session: Session, scores: Sequence[dict[str, Any]]) -> None:
+    """Insert a batch of scores in one statement (one JSON parameter unpacked server-side,
+    cheaper to send than an array per column); a score that exists for the same span,
+    scorer and version is skipped."""
+    if not scores:
+        return
+    source = _NEW_SCORES.bindparams(scores=json.dumps(scores))
+    rows: Any = select(*(literal_column(n) for n in _SCORE_NAMES)).select_from(source)
+    stmt = pg_insert(Score).from_select(_SCORE_NAMES, rows).on_conflict_do_nothing()
+    session.execute(stmt)
+
+
 def score_rows(session: Session, rows: Sequence[Row[Any]], scorers: Sequence[Scorer]) -> ScoredRows:
     """Score already-selected rows and store the results (scores and dead letters)."""
+    rows = [r for r in rows if r.kind is not None]  # a queued span deleted since
     llm_traces = [(r.project_id, r.trace_id) for r in rows if r.kind == SpanKind.LLM.value]
     documents = retrieved_documents(session, llm_traces)
     views = [view_of(r, documents.get((r.project_id, r.trace_id), ())) for r in rows]
     sampling = quality.sampling_for(session, {r.project_id for r in rows})
     result = run_scorers(rows, views, scorers, sampling)
-    if result.scores:
-        session.execute(pg_insert(Score).on_conflict_do_nothing(), result.scores)
+    insert_scores(session, result.scores)
     quality.add_dead_letters(session, result.dead)
     return result
 
 
 def score_batch(session: Session, batch_size: int, scorers: Sequence[Scorer] = BUILT_IN) -> int:
-    """Score up to ``batch_size`` unscored spans in the caller's transaction; return how many.
+    """Score up to ``batch_size`` queued spans in the caller's transaction; return how many.
 
-    ``FOR UPDATE SKIP LOCKED`` lets any number of workers share the backlog; the unique index
-    on (project, trace, span, scorer, version) makes a re-run after a crash harmless.
+    ``FOR UPDATE SKIP LOCKED`` lets any number of workers share the queue; the unique index
+    on (project, trace, span, scorer, version) makes a re-run after a crash harmless, and the
+    queue rows are deleted in the same transaction as the scores are written.
     """
     claimed = claim_unscored(session, batch_size)
     if not claimed:
@@ -255,32 +282,13 @@ def score_batch(session: Session, batch_size: int, scorers: Sequence[Scorer] = B
     result = score_rows(session, claimed, scorers)
     now = datetime.now(UTC)
     lags: dict[int, list[float]] = defaultdict(list)
+    keys: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for row in claimed:
         lags[row.project_id].append((now - row.ingested_at).total_seconds())
-    for project_id, rows in _keys_by_project(claimed).items():
-        session.execute(
-            update(Span)
-            .where(Span.project_id == project_id, tuple_(Span.trace_id, Span.span_id).in_(
-                select(rows.c.trace_id, rows.c.span_id)))
-            .values(scored_at=now)
-            .execution_options(synchronize_session=False)
-        )  # fmt: skip
+        keys[row.project_id].append((row.trace_id, row.span_id))
+    for project_id, project_keys in sorted(keys.items()):
+        quality.dequeue(session, project_id, project_keys)
     quality.record_lag(session, lags)
     logger.info("scored %d spans, %d scores, %d dead letters", len(claimed),
                 len(result.scores), len(result.dead))  # fmt: skip
     return len(claimed)
-
-
-def _keys_by_project(rows: Sequence[Row[Any]]) -> dict[int, Any]:
-    grouped: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for row in rows:
-        grouped[row.project_id].append((row.trace_id, row.span_id))
-    return {
-        project_id: func.unnest(
-            literal([k[0] for k in keys], ARRAY(Text)),
-            literal([k[1] for k in keys], ARRAY(Text)),
-        )
-        .table_valued("trace_id", "span_id")
-        .render_derived(name="claimed")
-        for project_id, keys in grouped.items()
-    }

@@ -1,10 +1,11 @@
-"""quality: scorer settings, rescore requests, dead letters, task attempts, scoring lag
+"""quality: scoring queue, scorer settings, rescore requests, dead letters, task attempts, lag
 
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-29 18:40:00
 
-Scorers are sampled per project (``scorer_settings``); a new scorer version is rolled over a
+New spans wait for scoring in ``scoring_queue`` (the ingest transaction adds them); scorers
+are sampled per project (``scorer_settings``); a new scorer version is rolled over a
 range on demand (``rescore_requests``); a span a scorer cannot score is dead-lettered
 (``dead_letters``), a task that keeps killing its worker too (``task_attempts``); the
 ingest-to-score lag is kept as histogram buckets (``scoring_lag``).
@@ -24,6 +25,20 @@ def _project_fk(table: str) -> sa.ForeignKeyConstraint:
 
 
 def upgrade() -> None:
+    op.create_table('scoring_queue',
+    sa.Column('project_id', sa.BigInteger(), nullable=False),
+    sa.Column('trace_id', sa.String(length=32), nullable=False),
+    sa.Column('span_id', sa.String(length=16), nullable=False),
+    sa.Column('ingested_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    _project_fk('scoring_queue'),
+    sa.PrimaryKeyConstraint('project_id', 'trace_id', 'span_id', name=op.f('pk_scoring_queue'))
+    )
+    op.create_index('ix_scoring_queue_project_ingested', 'scoring_queue', ['project_id', 'ingested_at'], unique=False)
+    # Spans stored before the queue existed and never scored wait in it too.
+    op.execute(
+        "INSERT INTO scoring_queue (project_id, trace_id, span_id, ingested_at) "
+        "SELECT project_id, trace_id, span_id, ingested_at FROM spans WHERE scored_at IS NULL"
+    )
     op.create_table('scorer_settings',
     sa.Column('project_id', sa.BigInteger(), nullable=False),
     sa.Column('scorer', sa.Text(), nullable=False),
@@ -92,6 +107,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_scoring_queue_project_ingested', table_name='scoring_queue')
+    op.drop_table('scoring_queue')
     op.drop_table('scoring_lag')
     op.drop_index('ix_task_attempts_last_seen', table_name='task_attempts')
     op.drop_table('task_attempts')

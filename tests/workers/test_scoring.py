@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import quality
 from core.ingest import SpanRecord, store_spans
-from core.models import Project, Score, Span
+from core.models import Project, Score
+from core.models_quality import ScoringQueue
 from workers.scorers import CompleteOutput, NoRefusal, SpanView
 from workers.scoring import score_batch
 
@@ -62,7 +64,7 @@ def test_each_span_is_scored_once_by_concurrent_workers(
         per_scorer = dict(
             session.execute(select(Score.name, func.count()).group_by(Score.name)).all()
         )
-        unscored = session.scalar(select(func.count()).where(Span.scored_at.is_(None)))
+        unscored = session.scalar(select(func.count()).select_from(ScoringQueue))
     assert per_scorer == {"complete_output": 300, "no_refusal": 300, "no_secrets_or_pii": 300}
     assert unscored == 0
 
@@ -75,7 +77,9 @@ def test_rescoring_the_same_spans_adds_nothing(
     with session_factory.begin() as session:
         assert score_batch(session, 10) == 2
     with session_factory.begin() as session:
-        session.execute(Span.__table__.update().values(scored_at=None))
+        quality.enqueue_for_scoring(
+            session, project.id, [(f"{i:032x}", f"{i:016x}") for i in (1, 2)]
+        )
     with session_factory.begin() as session:
         assert score_batch(session, 10) == 2
     with session_factory() as session:

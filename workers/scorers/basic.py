@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -178,6 +177,13 @@ class NoSecrets:
         return 1.0
 
 
+def _most_repeated(lines: list[str]) -> int:
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line] = counts.get(line, 0) + 1
+    return max(counts.values())
+
+
 @dataclass(frozen=True)
 class NoRepetition:
     """1 minus how degenerate the output is: the share of repeated word 4-grams past a
@@ -200,7 +206,7 @@ class NoRepetition:
         value = 1.0 - min(1.0, max(0.0, repeated - 0.25) / 0.5)
         flat = text.lower().replace("!", ".").replace("?", ".").replace("\n", ".")
         lines = [s.strip() for s in flat.split(".") if len(s.strip()) > 8]
-        if lines and Counter(lines).most_common(1)[0][1] >= 3:
+        if len(lines) - len(set(lines)) >= 2 and _most_repeated(lines) >= 3:
             value = min(value, 0.2)
         if any(len(t) >= 25 and len(set(t)) == 1 and t[0] not in "-=_*#.~" for t in tokens):
             value = min(value, 0.2)

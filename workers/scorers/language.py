@@ -9,7 +9,6 @@ when no language clearly wins, the answer is ``None`` (unknown), never a guess.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from functools import lru_cache
 
 _PUNCTUATION = ".,;:!?¡¿\"'()[]{}«»“”‘’-"
@@ -61,10 +60,11 @@ def detect_language(text: str) -> str | None:
     tokens = [w.strip(_PUNCTUATION) for w in sample.lower().split()[:300]]
     if len(tokens) < MIN_WORDS:
         return None
-    hits: Counter[str] = Counter()
+    hits: dict[str, int] = {}
     for token in tokens:
-        hits.update(_LANGUAGES_OF.get(token, ()))
-    ranked = [*hits.most_common(2), ("", 0), ("", 0)]
+        for found in _LANGUAGES_OF.get(token, ()):
+            hits[found] = hits.get(found, 0) + 1
+    ranked = [*sorted(hits.items(), key=lambda kv: kv[1], reverse=True), ("", 0), ("", 0)]
     (lang, top), (_, second) = ranked[0], ranked[1]
     if top < 2 or top < 1.5 * second:
         return None

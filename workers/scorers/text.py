@@ -123,8 +123,9 @@ def _number_value(raw: str) -> float | None:
 
 
 @lru_cache(maxsize=65536)
-def _word_kind(word: str) -> tuple[str, str, float, bool, float | None]:
-    """(lower, lemma or '' when not a content word, weight, negates, number-word value)."""
+def _word_kind(word: str) -> tuple[str, str, float, bool, float | None, bool, bool]:
+    """(lower, lemma or '' when not a content word, weight, negates, number-word value,
+    capitalised name candidate, always a name (acronym or letters mixed with digits))."""
     low = word.lower().replace("’", "'")
     negates = low in NEGATIONS or low.endswith("n't") or low.endswith("-free")
     value: float | None = None
@@ -133,9 +134,15 @@ def _word_kind(word: str) -> tuple[str, str, float, bool, float | None]:
             value = float(NUMBER_WORDS[part])
     content = not (negates or low in STOPWORDS or low in NUMBER_WORDS or low[0].isdigit()
                    or len(low) < 2)  # fmt: skip
+    acronym = len(word) > 1 and word.isupper()
+    nameable = (content or acronym) and not word.isdigit()
+    mixed = not word.isalpha() and any(c.isdigit() for c in word) and any(
+        c.isalpha() for c in word)  # fmt: skip
+    capitalised = nameable and word[0].isupper()
+    always = nameable and (acronym or mixed)
     if not content:
-        return low, "", 0.0, negates, value
-    return low, lemma(low), weight(low), negates, value
+        return low, "", 0.0, negates, value, capitalised, always
+    return low, lemma(low), weight(low), negates, value, capitalised, always
 
 
 @lru_cache(maxsize=16384)
@@ -145,20 +152,20 @@ def facts(text: str) -> Facts:
     names: set[str] = set()
     found = {v for v in (_number_value(m) for m in NUMBER.findall(text)) if v is not None}
     negated = False
-    for i, w in enumerate(WORD.findall(text)):
-        low, lem, wt, negates, value = _word_kind(w)
-        negated = negated or negates
+    first = True
+    for w in WORD.findall(text):
+        low, lem, wt, negates, value, capitalised, always = _word_kind(w)
+        if negates:
+            negated = True
         if value is not None:
             found.add(value)
         if lem:
             content.append((low, lem))
             if wt > lemmas.get(lem, 0.0):
                 lemmas[lem] = wt
-        acronym = len(w) > 1 and w.isupper()
-        if (lem or acronym) and not w.isdigit():
-            mixed = not w.isalpha() and any(c.isdigit() for c in w) and any(c.isalpha() for c in w)
-            if (i > 0 and w[0].isupper()) or acronym or mixed:
-                names.add(low)
+        if always or (capitalised and not first):
+            names.add(low)
+        first = False
     return Facts(lemmas, tuple(content), frozenset(names), frozenset(found), negated)
 
 
