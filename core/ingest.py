@@ -19,7 +19,7 @@ from sqlalchemy import func, literal_column
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from core import duplicates, pending_logs, rollups
+from core import duplicates, pending_logs, quality, rollups
 from core.models import CostSource, SpanKind, SpanStatus, Trace
 from core.span_copy import copy_spans
 
@@ -113,6 +113,7 @@ def store_spans(session: Session, project_id: int, records: Sequence[SpanRecord]
     update_traces(session, project_id, new)
     update_rollups(session, project_id, new)
     pending_logs.apply_pending_logs(session, project_id, new, locked=True)
+    quality.enqueue_for_scoring(session, project_id, [(r.trace_id, r.span_id) for r in new])
     return len(new)
 
 
