@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     celery_queue: str = "tokentrail"
     score_batch_size: int = 200
     score_interval_s: float = 2.0
+    #: How often workers look for rescore requests (core.quality.request_rescore).
+    rescore_interval_s: float = 10.0
+    #: The worker's Prometheus endpoint (scoring lag, backlog, dead letters); 0 = off.
+    worker_metrics_port: int = 0
 
     #: Budgets and alert delivery (core/budget_state.py, core/webhooks.py): how often the worker
     #: recomputes budget state and sends pending alerts; webhook retries back off exponentially

@@ -56,6 +56,11 @@ def create_celery(settings: Settings) -> Celery:
                 "schedule": settings.score_interval_s,
                 "options": {"expires": max(settings.score_interval_s * 5, 10)},
             },
+            "rescore-pending": {
+                "task": "scoring.rescore_pending",
+                "schedule": settings.rescore_interval_s,
+                "options": {"expires": max(settings.rescore_interval_s * 3, 10)},
+            },
             "governance-budgets": {
                 "task": "governance.refresh_budgets",
                 "schedule": settings.budget_interval_s,
