@@ -8,6 +8,7 @@ wrong in TokenTrail, the host's call completes as if we were not there.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 import traceback
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from tokentrail._errors import report_internal_error
 from tokentrail._llm import (
+    MAX_MESSAGES_BYTES,
     LLMCall,
     llm_attributes,
     parse_response,
@@ -26,6 +28,7 @@ from tokentrail._llm import (
     request_attributes,
 )
 from tokentrail._llm_stream import StreamAccumulator
+from tokentrail._otlp import defer_attributes
 from tokentrail._runtime import Runtime
 from tokentrail._serialize import TRUNCATED, to_json, to_plain
 from tokentrail._streams import wrap_stream
@@ -62,6 +65,38 @@ def _message_of(exc: BaseException) -> str:
 _UNSET: Any = object()
 
 
+def _rough_size(value: Any, depth: int = 0) -> int:
+    """Bytes ``value`` will take as JSON, roughly and capped (the queue's byte bound uses it)."""
+    if isinstance(value, str):
+        return len(value) + 8
+    if depth < 6 and isinstance(value, dict):
+        return min(MAX_MESSAGES_BYTES, sum(16 + _rough_size(v, depth + 1) for v in value.values()))
+    if depth < 6 and isinstance(value, list | tuple):
+        return min(MAX_MESSAGES_BYTES, sum(_rough_size(v, depth + 1) for v in value[:256]))
+    return 16
+
+
+def llm_span_attributes(
+    call: LLMCall,
+    kwargs: Mapping[str, Any],
+    messages: Any,
+    *,
+    capture_input: bool,
+    capture_content: bool,
+    arguments: Any = _UNSET,
+    input_json: str | None = None,
+) -> dict[str, Any]:
+    """Every attribute an LLM call gives its span: request, response, usage and content."""
+    attributes = request_attributes(read_request(kwargs, messages), capture_input)
+    attributes.update(llm_attributes(call, capture_content))
+    if "gen_ai.input.messages" not in attributes:
+        if arguments is not _UNSET:
+            input_json = to_json(arguments)
+        if input_json is not None:
+            attributes["input.value"] = input_json
+    return attributes
+
+
 def _snapshot(values: Mapping[str, Any]) -> dict[str, Any]:
     snapshot = dict(values)
     for key in ("messages", "input", "contents"):
@@ -84,6 +119,7 @@ class LiveSpan:
         capture_output: bool = True,
     ) -> None:
         self.content = runtime.config.capture_content
+        self.defer = runtime.owns_provider
         self.capture_output = capture_output and self.content
         self.capture_input = self.content
         self.kind = kind
@@ -197,14 +233,31 @@ class LiveSpan:
             return False
 
     def _record_llm(self, call: LLMCall) -> None:
-        request = read_request(self.llm_kwargs or {}, self.llm_messages)
-        attributes = request_attributes(request, self.capture_input)
-        attributes.update(llm_attributes(call, self.content))
-        if "gen_ai.input.messages" not in attributes and self.input_json is not None:
-            attributes["input.value"] = self.input_json
+        pending, input_json = self._input_pending, self._input_json
         self.input_json = None
+        if call.kind != self.kind:
+            self.span.set_attribute(KIND, call.kind)
         self.kind = call.kind
-        self.span.set_attributes(attributes)
+        build = functools.partial(
+            llm_span_attributes,
+            call,
+            self.llm_kwargs or {},
+            self.llm_messages,
+            capture_input=self.capture_input,
+            capture_content=self.content,
+            arguments=pending,
+            input_json=input_json,
+        )
+        if self.defer and self.span.is_recording():
+            # Built on the export thread: the response is parsed already (plain values), the
+            # request arguments were copied at the call; JSON and attribute checks cost the
+            # host nothing. Only when the TracerProvider is ours: other processors on a shared
+            # one must see the attributes on the span itself.
+            size = _rough_size(self.llm_kwargs) + _rough_size(call.output_messages)
+            size += _rough_size(pending) if pending is not _UNSET else len(input_json or "")
+            if defer_attributes(self.span.get_span_context().span_id, build, size):
+                return
+        self.span.set_attributes(build())
 
     def fail(self, exc: BaseException, end_time: int | None = None) -> None:
         """Record a user exception (status ERROR + exception event) and end the span."""

@@ -37,6 +37,7 @@ class _Spec:
         "keyword_names",
         "kind",
         "name",
+        "positional",
         "signature",
         "skip_first",
     )
@@ -54,6 +55,7 @@ class _Spec:
         self.capture_input = capture_input
         self.capture_output = capture_output
         self.keyword_names: frozenset[str] = frozenset()
+        self.positional: tuple[str, ...] = ()
         try:
             self.signature: inspect.Signature | None = inspect.signature(func)
             first = next(iter(self.signature.parameters), None)
@@ -63,14 +65,27 @@ class _Spec:
                 for name, p in self.signature.parameters.items()
                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
             )
+            self.positional = tuple(
+                name
+                for name, p in self.signature.parameters.items()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            )
         except (TypeError, ValueError):
             self.signature = None
             self.skip_first = False
 
     def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        if not args and kwargs.keys() <= self.keyword_names and not self.skip_first:
-            # Keywords only, all named parameters: what binding would give, without binding.
-            return dict(kwargs)
+        if (
+            len(args) <= len(self.positional)
+            and kwargs.keys() <= self.keyword_names
+            and kwargs.keys().isdisjoint(self.positional[: len(args)])
+        ):
+            # What binding would give for a call that binds, without binding (it is slow).
+            values = dict(zip(self.positional, args, strict=False))
+            values.update(kwargs)
+            if self.skip_first and values:
+                values.pop(self.positional[0], None)
+            return values
         if self.signature is not None:
             try:
                 bound = self.signature.bind_partial(*args, **kwargs)

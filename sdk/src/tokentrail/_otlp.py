@@ -12,6 +12,7 @@ Wire format reference: opentelemetry-proto ``trace/v1/trace.proto`` and ``common
 from __future__ import annotations
 
 import struct
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -19,9 +20,82 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, Status
 
+from tokentrail._errors import report_internal_error
 from tokentrail._redact import redact_text, safe_attributes
 
 Mask = Callable[[str], str]
+Deferred = tuple[Callable[[], Mapping[str, Any]], int]
+
+#: Attributes a span will carry that are built on the export thread rather than in the host's
+#: call (an LLM response's ``gen_ai.*`` attributes, see ``_live.py``), with their estimated size
+#: for the queue's byte bound. A live span registers them by span id just before it ends; the
+#: processor's ``on_end`` claims them for the ended span's snapshot, held by weak reference, so a
+#: span dropped or exported takes its entry with it.
+_PENDING: dict[int, Deferred] = {}
+_MAX_PENDING = 10_000
+_DEFERRED: weakref.WeakKeyDictionary[ReadableSpan, Deferred] = weakref.WeakKeyDictionary()
+
+
+def defer_attributes(span_id: int, build: Callable[[], Mapping[str, Any]], size: int) -> bool:
+    """Have ``build()`` supply attributes of the span ``span_id`` when it is encoded.
+
+    The span's own attributes win over built ones with the same key, as attributes set later
+    would. Call it just before the (recording) span ends; False means "set them yourself".
+    """
+    if len(_PENDING) >= _MAX_PENDING:
+        return False
+    _PENDING[span_id] = (build, size)
+    return True
+
+
+def claim_deferred(span: ReadableSpan) -> int:
+    """Attach the attributes registered for this ended span to it; their estimated size."""
+    context = span.context
+    entry = None if context is None else _PENDING.pop(context.span_id, None)
+    if entry is None:
+        return 0
+    _DEFERRED[span] = entry
+    return entry[1]
+
+
+def _value_size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, tuple | list):
+        return sum(len(v) if isinstance(v, str) else 8 for v in value)
+    return 8
+
+
+def _estimate_bytes(span: ReadableSpan) -> int:
+    """A cheap upper-ish estimate of a span's memory/wire size, used for the byte bound."""
+    attributes = span.attributes or {}
+    # Keys are short: a flat allowance each is close enough, and cheaper than measuring them.
+    size = _SPAN_OVERHEAD_BYTES + len(span.name) + 48 * len(attributes)
+    for value in attributes.values():
+        size += len(value) if type(value) is str else _value_size(value)
+    for event in span.events:
+        size += 64 + len(event.name)
+        for key, value in (event.attributes or {}).items():
+            size += len(key) + _value_size(value)
+    return size
+
+
+def queued_size(span: ReadableSpan) -> int:
+    """The ended span's estimated size for the queue's byte bound, attributes still to be built
+    included; claims those (call it once per ended span, even one that is then dropped)."""
+    return _estimate_bytes(span) + claim_deferred(span)
+
+
+def _span_attributes(span: ReadableSpan) -> Mapping[str, Any] | None:
+    entry = _DEFERRED.get(span)
+    if entry is None:
+        return span.attributes
+    try:
+        return {**entry[0](), **(span.attributes or {})}
+    except Exception as exc:
+        report_internal_error("export.deferred_attributes", exc)
+        return span.attributes
+
 
 _FIXED64 = struct.Struct("<Q").pack
 _DOUBLE = struct.Struct("<d").pack
@@ -30,6 +104,7 @@ _SMALL = [bytes((n,)) for n in range(128)]
 _U64 = (1 << 64) - 1
 
 # Span flags (trace.proto SpanFlags): the parent's remoteness is known, and whether it is remote.
+_SPAN_OVERHEAD_BYTES = 256
 _HAS_IS_REMOTE = 0x100
 _IS_REMOTE = 0x200
 
@@ -151,7 +226,7 @@ def encode_span(span: ReadableSpan, mask: Mask | None = None) -> tuple[bytes, bo
     """One ``Span`` message body, redacted; and whether the user's mask failed on it."""
     context = span.get_span_context()
     assert context is not None
-    attributes, failed = safe_attributes(span.attributes, mask)
+    attributes, failed = safe_attributes(_span_attributes(span), mask)
     parts = [
         b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
         b"\x12\x08" + context.span_id.to_bytes(8, "big"),

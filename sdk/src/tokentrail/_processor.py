@@ -33,10 +33,10 @@ from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from tokentrail._config import Config
 from tokentrail._errors import report_internal_error
 from tokentrail._errors import reset_after_fork as reset_errors_after_fork
-from tokentrail._otlp import encode_request
+from tokentrail._otlp import encode_request, queued_size
 from tokentrail._outage import Outage
 from tokentrail._spool import SpoolFile
-from tokentrail._transport import OtlpSender, Outcome, estimate_bytes
+from tokentrail._transport import OtlpSender, Outcome
 
 logger = logging.getLogger("tokentrail")
 
@@ -137,9 +137,9 @@ class BoundedSpanProcessor(SpanProcessor):
         return bool(context.trace_id & TraceIdRatioBased.TRACE_ID_LIMIT < self._bound)
 
     def _accept(self, span: ReadableSpan) -> None:
+        size = queued_size(span)
         if self._shutdown or not self._sampled_in(span):
             return
-        size = estimate_bytes(span)
         reason = None
         with self._cond:
             self._created += 1

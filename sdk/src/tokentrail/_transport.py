@@ -28,8 +28,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from opentelemetry.sdk.trace import ReadableSpan
-
 from tokentrail._config import Config
 
 logger = logging.getLogger("tokentrail")
@@ -38,7 +36,6 @@ MAX_RESPONSE_BYTES = 64 * 1024
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 _READ_CHUNK = 8 * 1024
 _MAX_BACKOFF = 8.0
-_SPAN_OVERHEAD_BYTES = 256
 
 
 class Outcome(enum.Enum):
@@ -60,28 +57,6 @@ def read_bounded(raw: Any, limit: int, deadline: float) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
-
-
-def _value_size(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, tuple | list):
-        return sum(len(v) if isinstance(v, str) else 8 for v in value)
-    return 8
-
-
-def estimate_bytes(span: ReadableSpan) -> int:
-    """A cheap upper-ish estimate of a span's memory/wire size, used for the byte bound."""
-    attributes = span.attributes or {}
-    # Keys are short: a flat allowance each is close enough, and cheaper than measuring them.
-    size = _SPAN_OVERHEAD_BYTES + len(span.name) + 48 * len(attributes)
-    for value in attributes.values():
-        size += len(value) if type(value) is str else _value_size(value)
-    for event in span.events:
-        size += 64 + len(event.name)
-        for key, value in (event.attributes or {}).items():
-            size += len(key) + _value_size(value)
-    return size
 
 
 class _DeadlineReader(io.RawIOBase):
