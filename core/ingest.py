@@ -114,6 +114,7 @@ def store_spans(session: Session, project_id: int, records: Sequence[SpanRecord]
     update_rollups(session, project_id, new)
     pending_logs.apply_pending_logs(session, project_id, new, locked=True)
     quality.enqueue_for_scoring(session, project_id, [(r.trace_id, r.span_id) for r in new])
+    quality.store_evaluations(session, project_id, new)
     return len(new)
 
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
+from core.models import Score
 from core.models_quality import (
     DeadLetter,
     RescoreRequest,
@@ -93,6 +94,33 @@ def dequeue(session: Session, project_id: int, keys: Sequence[tuple[str, str]]) 
                tuple_(ScoringQueue.trace_id, ScoringQueue.span_id).in_(_key_rows(keys)))
         .execution_options(synchronize_session=False)
     )  # fmt: skip
+
+
+class _Evaluated(Protocol):
+    trace_id: str
+    span_id: str
+    details: dict[str, Any]
+
+
+def store_evaluations(session: Session, project_id: int, spans: Sequence[_Evaluated]) -> int:
+    """Store the evaluation results the normaliser found on newly inserted spans (OTel
+    ``gen_ai.evaluation.result`` events, kept in ``details["evaluations"]``) as scores with
+    source ``evaluation``; idempotent by their derived client id. Returns how many."""
+    rows = [
+        {"project_id": project_id, "trace_id": span.trace_id, "span_id": span.span_id,
+         "source": "evaluation", "name": e["name"], "value": e.get("value"),
+         "label": e.get("label"), "comment": e.get("comment"), "client_id": e["client_id"]}
+        for span in spans
+        for e in (span.details or {}).get("evaluations") or []
+        if isinstance(e, dict) and e.get("name") and e.get("client_id")
+    ]  # fmt: skip
+    if not rows:
+        return 0
+    stmt = pg_insert(Score).on_conflict_do_nothing(
+        index_elements=["project_id", "client_id"], index_where=Score.client_id.is_not(None)
+    )
+    session.execute(stmt, rows)
+    return len(rows)
 
 
 def sample_point(trace_id: str, span_id: str) -> float:
@@ -303,4 +331,5 @@ __all__ = [
     "sampling_for",
     "scoring_backlog",
     "set_sampling",
+    "store_evaluations",
 ]

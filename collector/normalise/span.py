@@ -11,6 +11,7 @@ from collector.limits import MAX_NAME_CHARS, MAX_TEXT_BYTES
 from collector.normalise import attribution, classify, usage
 from collector.normalise.attrs import Attrs
 from collector.normalise.content import Content, content_of
+from collector.normalise.evaluations import evaluations_of
 from collector.normalise.messages import message_text
 from collector.spans import RawSpan
 from collector.values import bound_json, clean_text, to_text
@@ -139,6 +140,9 @@ def _details(attrs: Attrs, raw: RawSpan) -> dict[str, Any]:
         details["framework"] = framework
     details["scope"] = raw.scope
     details["otel_kind"] = raw.otel_kind
+    evaluations = evaluations_of(raw.events, raw.trace_id, raw.span_id)
+    if evaluations:
+        details["evaluations"] = evaluations
     if raw.links:
         details["links"] = raw.links
     return bound_json(details)  # type: ignore[no-any-return]
