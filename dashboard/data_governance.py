@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 
 from core import alerts, budgets, webhooks
 from core.alerts import AlertOut
@@ -77,7 +77,7 @@ def delete_budget(project_id: int, budget_id: int) -> None:
 
 def alert_kinds(project_id: int) -> list[str]:
     with read_session() as session:
-        query = select(distinct(Alert.kind)).where(Alert.project_id == project_id)
+        query = select(Alert.kind).where(Alert.project_id == project_id).distinct()
         return sorted(session.scalars(query))
 
 
