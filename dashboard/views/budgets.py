@@ -30,6 +30,11 @@ def _pct(fraction: Decimal) -> str:
     return f"{fraction:.0%}"
 
 
+def usd(amount: Decimal) -> str:
+    """Budgets are dollars and cents; below a dollar, enough decimals to see the spend."""
+    return f"${amount:,.2f}" if abs(amount) >= 1 else format_cost(amount)
+
+
 def budget_table(rows: list[tuple[BudgetOut, BudgetStatus]]) -> pd.DataFrame:
     """One line per budget; ``used`` is the fraction of the limit spent (drawn as a bar)."""
     return pd.DataFrame(
@@ -37,11 +42,11 @@ def budget_table(rows: list[tuple[BudgetOut, BudgetStatus]]) -> pd.DataFrame:
             "budget": [b.name for b, _ in rows],
             "limits": [describe_scope(b.scope, b.value) for b, _ in rows],
             "period": [b.period for b, _ in rows],
-            "limit": [format_cost(s.limit_usd) for _, s in rows],
-            "spent": [format_cost(s.spent) for _, s in rows],
+            "limit": [usd(s.limit_usd) for _, s in rows],
+            "spent": [usd(s.spent) for _, s in rows],
             "used": [float(min(s.fraction, Decimal(1))) for _, s in rows],
             "used %": [_pct(s.fraction) for _, s in rows],
-            "forecast": [format_cost(s.expected_total) for _, s in rows],
+            "forecast": [usd(s.expected_total) for _, s in rows],
             "exhausts": [s.exhausts_on.isoformat() if s.exhausts_on else "—" for _, s in rows],
             "mode": ["hard" if b.hard else "soft" for b, _ in rows],
             "state": [_state(b, s) for b, s in rows],
@@ -93,12 +98,14 @@ def render_selected(project_id: int, rows: list[tuple[BudgetOut, BudgetStatus]])
     chosen = labels[st.selectbox("Burn-down of", list(labels), key="bg_selected")]
     status = dict((b.id, s) for b, s in rows)[chosen.id]
     cols = st.columns(4)
-    cols[0].metric("Spent", format_cost(status.spent), delta=f"{_pct(status.fraction)} of limit",
-                   delta_color="off")  # fmt: skip
-    cols[1].metric("Limit", format_cost(status.limit_usd), delta=chosen.period, delta_color="off")
-    interval = f"{format_cost(status.expected_low)}–{format_cost(status.expected_high)}"
-    cols[2].metric("Forecast", format_cost(status.expected_total), delta=interval,
-                   delta_color="off")  # fmt: skip
+    cols[0].metric("Spent", usd(status.spent), delta=f"{_pct(status.fraction)} of limit",
+                   delta_color="off", delta_arrow="off")  # fmt: skip
+    cols[1].metric(
+        "Limit", usd(status.limit_usd), delta=chosen.period, delta_color="off", delta_arrow="off"
+    )
+    interval = f"{usd(status.expected_low)}–{usd(status.expected_high)}"
+    cols[2].metric("Forecast", usd(status.expected_total), delta=interval,
+                   delta_color="off", delta_arrow="off")  # fmt: skip
     cols[3].metric("Limit reached", status.exhausts_on.isoformat() if status.exhausts_on
                    else "not this period")  # fmt: skip
     chart = data_governance.budget_burn_down(project_id, chosen.id)
