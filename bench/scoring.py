@@ -27,6 +27,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -60,7 +61,7 @@ def machine() -> str:
 def throughput(traces: int, batch: int) -> dict[str, float]:
     with fresh_database(f"tt_bench_scoring_{uuid.uuid4().hex[:8]}") as url:
         upgrade(url)
-        settings = Settings(database_url=url, key_pepper=PEPPER)  # type: ignore[arg-type]
+        settings = Settings(database_url=url, key_pepper=PEPPER)
         engine = make_engine(settings)
         factory = make_session_factory(engine)
         records = make_records(traces)
@@ -80,7 +81,7 @@ def throughput(traces: int, batch: int) -> dict[str, float]:
                 break
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu0
         with psycopg.connect(url) as conn:
-            scores = conn.execute("SELECT count(*) FROM scores").fetchone()[0]  # type: ignore[index]
+            scores = _one(conn, "SELECT count(*) FROM scores")
         engine.dispose()
     llm = sum(r.kind == "llm" for r in records)
     return {"spans": done, "llm_spans": llm, "scores": scores, "seconds": elapsed,
@@ -114,6 +115,12 @@ def _send(endpoint: str, secret: str, rate: float, seconds: float) -> int:
     return acked
 
 
+def _one(conn: psycopg.Connection[tuple[Any, ...]], sql: str) -> Any:
+    row = conn.execute(sql).fetchone()
+    assert row is not None
+    return row[0]
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -122,7 +129,7 @@ def _percentile(values: list[float], q: float) -> float:
 def lag(rate: float, seconds: float) -> dict[str, float]:
     with fresh_database(f"tt_bench_lag_{uuid.uuid4().hex[:8]}") as url:
         upgrade(url)
-        settings = Settings(database_url=url, key_pepper=PEPPER)  # type: ignore[arg-type]
+        settings = Settings(database_url=url, key_pepper=PEPPER)
         engine = make_engine(settings)
         with make_session_factory(engine).begin() as session:
             project = keys.create_project(session, "bench")
@@ -148,15 +155,22 @@ def lag(rate: float, seconds: float) -> dict[str, float]:
                 deadline = time.monotonic() + 120
                 with psycopg.connect(url, autocommit=True) as conn:
                     while time.monotonic() < deadline:
-                        left = conn.execute(
-                            "SELECT count(*) FROM spans WHERE scored_at IS NULL"
-                        ).fetchone()[0]  # type: ignore[index]
-                        if left == 0:
+                        if _one(conn, "SELECT count(*) FROM scoring_queue") == 0:
                             break
                         time.sleep(0.5)
+                    # The first score of each span, written by the batch that scored it
+                    # (created_at is the batch transaction's start, so this is a lower bound
+                    # by at most one batch; the histogram below is an upper bound).
                     lags = [r[0] for r in conn.execute(
-                        "SELECT extract(epoch FROM scored_at - ingested_at)::float FROM spans"
+                        "SELECT extract(epoch FROM min(c.created_at) - s.ingested_at)::float"
+                        " FROM spans s JOIN scores c USING (project_id, trace_id, span_id)"
+                        " GROUP BY s.project_id, s.trace_id, s.span_id, s.ingested_at"
                     )]  # fmt: skip
+                    buckets = conn.execute(
+                        "SELECT bucket_le, sum(spans) FROM scoring_lag GROUP BY bucket_le"
+                        " ORDER BY bucket_le"
+                    ).fetchall()
+                    stored = _one(conn, "SELECT count(*) FROM spans")
                 scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
         finally:
             worker.terminate()
@@ -165,7 +179,14 @@ def lag(rate: float, seconds: float) -> dict[str, float]:
     count = re.search(r"^tokentrail_scoring_lag_seconds_count (\S+)$", scraped, re.M)
     within = re.search(r'^tokentrail_scoring_lag_seconds_bucket\{le="10.0"\} (\S+)$', scraped,
                        re.M)  # fmt: skip
-    return {"acked": acked, "stored": len(lags), "rate": acked / seconds,
+    total, cumulative, hist_p95 = sum(n for _, n in buckets), 0, float("inf")
+    for le, n in buckets:
+        cumulative += n
+        if cumulative >= 0.95 * total:
+            hist_p95 = le
+            break
+    return {"acked": acked, "stored": stored, "scored_llm": len(lags), "rate": acked / seconds,
+            "hist_p95_le": hist_p95,
             "p50": statistics.median(lags), "p95": _percentile(lags, 0.95),
             "p99": _percentile(lags, 0.99), "max": max(lags),
             "metric_count": float(count.group(1)) if count else -1,
@@ -174,7 +195,7 @@ def lag(rate: float, seconds: float) -> dict[str, float]:
 
 def section(env: str, t: dict[str, float], lg: dict[str, float], args: argparse.Namespace) -> str:
     tp_ok = "met" if t["spans_per_s"] >= 2000 else "NOT met"
-    lag_ok = "met" if lg["p95"] <= 10 else "NOT met"
+    lag_ok = "met" if max(lg["p95"], lg["hist_p95_le"]) <= 10 else "NOT met"
     return f"""## Scoring
 
 Command: `.venv/bin/python -m bench.scoring` (bench/scoring.py; traffic from
@@ -182,22 +203,27 @@ bench/scoring_data.py). Machine: {env}. The machine is shared with other work, s
 from run to run.
 
 **Throughput of the heuristic scorers, one worker process** (the real `score_batch`, batches of
-{args.batch}, on {int(t['spans']):,} stored spans of {args.traces:,} realistic traces: chain,
+{args.batch}, on {int(t["spans"]):,} stored spans of {args.traces:,} realistic traces: chain,
 retriever and LLM spans; all eight built-in scorers):
 
 | spans scored | LLM spans among them | scores written | seconds | spans/s | LLM spans/s | CPU per span |
 |---:|---:|---:|---:|---:|---:|---:|
-| {int(t['spans']):,} | {int(t['llm_spans']):,} | {int(t['scores']):,} | {t['seconds']:.1f} | **{t['spans_per_s']:,.0f}** | {t['llm_per_s']:,.0f} | {t['cpu_per_span_us']:.0f} µs |
+| {int(t["spans"]):,} | {int(t["llm_spans"]):,} | {int(t["scores"]):,} | {t["seconds"]:.1f} | **{t["spans_per_s"]:,.0f}** | {t["llm_per_s"]:,.0f} | {t["cpu_per_span_us"]:.0f} µs |
 
-Goal ≥ 2,000 spans/s per worker process: **{tp_ok}**.
+CPU time of the scoring process: {t["cpu_per_span_us"]:.0f} µs per span, i.e.
+{1e6 / t["cpu_per_span_us"]:,.0f} spans per CPU-second (the rest of the wall time is PostgreSQL
+and waiting for a CPU on this shared machine). Goal ≥ 2,000 spans/s per worker process:
+**{tp_ok}** (wall clock).
 
 **Ingest-to-score lag** (the real collector and one real Celery worker, prefork, concurrency 1,
-beat every 1 s; OTLP protobuf sent every 100 ms at {args.rate:.0f} spans/s for {args.seconds:.0f} s;
-lag = `scored_at - ingested_at` of every span, read from Postgres):
+beat every 1 s; OTLP protobuf sent every 100 ms at {args.rate:.0f} spans/s for {args.seconds:.0f} s).
+Per span: its first score's `created_at` (the scoring transaction's start) minus its
+`ingested_at`, over the {int(lg["scored_llm"]):,} spans that got scores; and the worker's own
+histogram over all {int(lg["stored"]):,} stored spans (lag taken after the batch's scoring):
 
-| spans acknowledged | achieved rate | p50 | p95 | p99 | max | worker metric: count / ≤ 10 s |
-|---:|---:|---:|---:|---:|---:|---:|
-| {int(lg['acked']):,} | {lg['rate']:.0f}/s | {lg['p50']:.2f} s | **{lg['p95']:.2f} s** | {lg['p99']:.2f} s | {lg['max']:.2f} s | {int(lg['metric_count']):,} / {int(lg['metric_within_10s']):,} |
+| spans acknowledged | achieved rate | p50 | p95 | p99 | max | histogram: p95 bucket | metric count / ≤ 10 s |
+|---:|---:|---:|---:|---:|---:|---:|---:|
+| {int(lg["acked"]):,} | {lg["rate"]:.0f}/s | {lg["p50"]:.2f} s | **{lg["p95"]:.2f} s** | {lg["p99"]:.2f} s | {lg["max"]:.2f} s | ≤ {lg["hist_p95_le"]:g} s | {int(lg["metric_count"]):,} / {int(lg["metric_within_10s"]):,} |
 
 Goal p95 ≤ 10 s at 500 spans/s: **{lag_ok}**. The lag is exported by the worker as the
 Prometheus histogram `tokentrail_scoring_lag_seconds` (with `tokentrail_scoring_backlog_spans`

@@ -82,7 +82,8 @@ def _trace(rng: random.Random, index: int, start_ns: int) -> list[Span]:
              attrs: dict[str, Any]) -> None:  # fmt: skip
         s = Span(trace_id=trace_id, span_id=ids[i], name=name,
                  start_time_unix_nano=start_ns + offset_ms * 1_000_000,
-                 end_time_unix_nano=start_ns + (offset_ms + length_ms) * 1_000_000, kind=1)  # fmt: skip
+                 end_time_unix_nano=start_ns + (offset_ms + length_ms) * 1_000_000,
+                 kind=Span.SPAN_KIND_INTERNAL)  # fmt: skip
         if parent:
             s.parent_span_id = parent
         s.attributes.extend(_kv(k, v) for k, v in attrs.items())
@@ -92,11 +93,13 @@ def _trace(rng: random.Random, index: int, start_ns: int) -> list[Span]:
     if rag:
         question_t, topic = rng.choice(text.QUESTIONS)
         question = question_t.format(product=product)
-        docs = [{"id": d, "score": 0.9, "content": body} for d, body in text.DOCUMENTS[topic]]
+        docs: list[dict[str, Any]] = [
+            {"id": d, "score": 0.9, "content": body} for d, body in text.DOCUMENTS[topic]
+        ]
         span(1, "vector_search", ids[0], 2, 40, {**common, "tokentrail.span.kind": "retriever",
              "input.value": question, "gen_ai.retrieval.documents": json.dumps(docs)})  # fmt: skip
         base = text.ANSWERS[topic]
-        system = "Answer only from the context.\n" + "\n".join(d["content"] for d in docs)
+        system = "Answer only from the context.\n" + "\n".join(str(d["content"]) for d in docs)
     else:
         i = rng.randrange(len(text.TICKETS))
         question = text.TICKETS[i].format(product=product) + " " + _sentence(rng)
@@ -119,7 +122,7 @@ def _trace(rng: random.Random, index: int, start_ns: int) -> list[Span]:
 
 def make_request(first: int, traces: int, seed: int, start_ns: int) -> ExportTraceServiceRequest:
     """``traces`` traces (numbered from ``first``) as one OTLP export request."""
-    rng = random.Random(seed * 1_000_003 + first)  # noqa: S311 - benchmark data
+    rng = random.Random(seed * 1_000_003 + first)
     scope = ScopeSpans()
     scope.scope.name = "bench.scoring"
     for i in range(first, first + traces):
@@ -129,9 +132,9 @@ def make_request(first: int, traces: int, seed: int, start_ns: int) -> ExportTra
     return ExportTraceServiceRequest(resource_spans=[resource])
 
 
-def make_records(traces: int, seed: int = 7, start_ns: int = 1_790_000_000_000_000_000) -> list[
-    SpanRecord
-]:
+def make_records(
+    traces: int, seed: int = 7, start_ns: int = 1_790_000_000_000_000_000
+) -> list[SpanRecord]:
     """The same traffic normalised by the collector's own code, ready for ``store_spans``."""
     records, failed = normalise_batch(read_batch(make_request(0, traces, seed, start_ns)).spans)
     assert not failed, failed

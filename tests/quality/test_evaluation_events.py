@@ -33,7 +33,7 @@ def _event(name: str, offset_ns: int, **attrs: object) -> Span.Event:
 
 
 def _request() -> bytes:
-    span = Span(trace_id=TRACE, span_id=SPAN, name="chat gpt-4o", kind=3,
+    span = Span(trace_id=TRACE, span_id=SPAN, name="chat gpt-4o", kind=Span.SPAN_KIND_CLIENT,
                 start_time_unix_nano=T0, end_time_unix_nano=T0 + 10**9)  # fmt: skip
     span.attributes.extend([_kv("gen_ai.operation.name", "chat"),
                             _kv("gen_ai.request.model", "gpt-4o")])  # fmt: skip
