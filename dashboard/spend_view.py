@@ -33,7 +33,10 @@ LAYOUT: dict[str, Any] = {"margin": {"l": 10, "r": 10, "t": 30, "b": 40}, "heigh
 
 
 def _money(value: Decimal | None) -> str:
-    return format_cost(value) if value is None or abs(value) < 1000 else f"${value:,.0f}"
+    """Cents from a dollar up; small amounts keep the digits that make them non-zero."""
+    if value is None or abs(value) < 1:
+        return format_cost(value if value is None else value.quantize(Decimal("0.0001")))
+    return f"${value:,.2f}"
 
 
 def forecast_figure(f: Forecast, limits: list[tuple[str, Decimal]]) -> Any:
@@ -59,19 +62,21 @@ def forecast_figure(f: Forecast, limits: list[tuple[str, Decimal]]) -> Any:
             mid.append(float(f.spent + so_far))
             low.append(float(f.spent + so_far * low_share))
             high.append(float(f.spent + so_far * high_share))
-        fig.add_scatter(x=xs + xs[::-1], y=high + low[::-1], fill="toself", name="80 % interval",
-                        fillcolor="rgba(124,58,237,0.15)", line={"width": 0},
+        fig.add_scatter(x=xs + xs[::-1], y=high + low[::-1], fill="toself", mode="lines",
+                        name="80 % interval", fillcolor="rgba(124,58,237,0.15)", line={"width": 0},
                         hoverinfo="skip")  # fmt: skip
-        fig.add_scatter(x=xs, y=mid, name="forecast", line={"color": "#7c3aed", "dash": "dash"},
+        fig.add_scatter(x=xs, y=mid, name="forecast", mode="lines",
+                        line={"color": "#7c3aed", "dash": "dash", "width": 2},
                         hovertemplate="%{x}<br>expected $%{y:,.2f}<extra></extra>")  # fmt: skip
-    fig.add_scatter(x=actual_x, y=actual_y, name="spent", line={"color": "#111827", "width": 3},
+    fig.add_scatter(x=actual_x, y=actual_y, name="spent", mode="lines",
+                    line={"color": "#111827", "width": 3},
                     hovertemplate="%{x}<br>spent $%{y:,.2f}<extra></extra>")  # fmt: skip
     for i, (name, limit) in enumerate(limits):
         fig.add_hline(y=float(limit), line={"color": PALETTE[6 - i % 3], "dash": "dot"},
                       annotation_text=plot_text(f"{name}: {_money(limit)}"),
                       annotation_position="top left")  # fmt: skip
     fig.update_layout(**LAYOUT, yaxis_title="USD, cumulative")
-    half_day = timedelta(hours=12)
+    half_day = timedelta(hours=18)
     fig.update_xaxes(range=[f.period_start - half_day, f.period_end + half_day])
     return fig
 
@@ -166,17 +171,19 @@ def render_headline(project_id: int, now: datetime) -> None:
     show(cols[0], "Month to date", _money(f.spent), change(f.spent, before.cost), "inverse")
     band = f"80 %: {_money(f.low)} – {_money(f.high)}"
     cols[1].metric("Forecast, month end", _money(f.expected_total), delta=band,
-                   delta_color="off")  # fmt: skip
+                   delta_color="off", delta_arrow="off")  # fmt: skip
     if monthly:
         limit = monthly[0].limit_usd
         cols[2].metric("Monthly budget", _money(limit),
                        delta=f"forecast {f.expected_total / limit:.0%} of it",
-                       delta_color="inverse" if f.expected_total > limit else "off")  # fmt: skip
+                       delta_color="inverse" if f.expected_total > limit else "off",
+                       delta_arrow="off")  # fmt: skip
     else:
-        cols[2].metric("Monthly budget", "–", delta="no project budget", delta_color="off")
+        cols[2].metric("Monthly budget", "–", delta="no project budget", delta_color="off",
+                       delta_arrow="off")  # fmt: skip
     per_1k = f.spent * 1000 / calls if calls else None
-    cols[3].metric("Calls this month", f"{calls:,}", delta=f"{_money(per_1k)} per 1,000",
-                   delta_color="off")  # fmt: skip
+    cols[3].metric("Calls this month", f"{calls:,}", delta=f"{_money(per_1k)} per 1,000 calls",
+                   delta_color="off", delta_arrow="off")  # fmt: skip
     st.caption(f"Same days last month: {_money(before.cost)}. The forecast ({f.method}, "
                f"{f.history_days} days of history) learns the weekly pattern and the recent "
                "level and trend; the band holds the month's total with 80 % probability."

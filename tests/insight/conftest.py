@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -31,6 +32,12 @@ class DemoHistory:
 
 @pytest.fixture(scope="session")
 def demo_history(template_database: str) -> Iterator[DemoHistory]:
+    with load_demo_history(template_database) as history:
+        yield history
+
+
+@contextmanager
+def load_demo_history(template_database: str) -> Iterator[DemoHistory]:
     """30 days of demo traffic ending now, as `tokentrail demo` sends it, in a template DB."""
     name = f"tt_demo_{uuid.uuid4().hex[:10]}"
     create_database(name, template_database)

@@ -16,6 +16,9 @@ from core.forecast import forecast_month
 from core.models_governance import Alert
 from tests.insight.conftest import DemoHistory, demo_database
 
+# The first test also loads the demo through the SDK and the collector: minutes when loaded.
+pytestmark = pytest.mark.timeout(900)
+
 
 @pytest.fixture
 def database_url(demo_history: DemoHistory) -> Iterator[str]:
