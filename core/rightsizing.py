@@ -260,7 +260,8 @@ def _window(options: Options, now: datetime | None) -> tuple[datetime, datetime]
 def task_reports(
     session: Session, project_id: int, options: Options = Options(), now: datetime | None = None
 ) -> list[TaskReport]:
-    """Every task of the project with its models and recommendation, costliest task first."""
+    """Every task of the project with its models and recommendation: tasks with a saving
+    first (largest first), then the costliest."""
     settings = rightsizing_settings(session, project_id)
     kind = options.task_kind or settings.task_key
     margin = options.margin if options.margin is not None else settings.margin
@@ -294,7 +295,9 @@ def task_reports(
         models.sort(key=lambda m: (-m.calls, -(m.cost_per_call or 0), m.model))
         rec = recommend(session, project_id, calls, task, models, margin, min_samples, end)
         reports.append(TaskReport(kind, task, names.get(task, ()), models, rec))
-    reports.sort(key=lambda r: (-sum(m.monthly_cost or 0 for m in r.models), r.task))
+    # Tasks with a recommendation first (largest saving first), then the costliest.
+    reports.sort(key=lambda r: (-(r.recommendation.monthly_savings or -1),
+                                -sum(m.monthly_cost or 0 for m in r.models), r.task))  # fmt: skip
     return reports
 
 

@@ -102,9 +102,8 @@ def render_task(report: TaskReport, project_name: str, index: int) -> None:
     rec = report.recommendation
     with st.container(border=True):
         st.text(f"Task ({KIND_LABELS[report.kind].lower()}): {report.task}")
-        quality = ", ".join(report.score_names) or "no scores yet"
-        st.caption("Quality measured by the mean of the score(s) shown below")
-        st.text(f"Scores: {quality}")
+        quality = ", ".join(report.score_names) or "none yet (no call of this task is scored)"
+        st.text(f"Quality score: {quality}")
         if rec.recommended is not None:
             left, right = st.columns([1, 3])
             left.metric("Projected monthly savings", _money(rec.monthly_savings))

@@ -88,12 +88,14 @@ def test_the_demo_recommends_gpt_4o_mini_and_the_models_page_shows_it(
     ARTIFACTS.mkdir(exist_ok=True)
     with serve(DASHBOARD, database_url, "/_stcore/health") as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 1200})
+        page = browser.new_page(viewport={"width": 1440, "height": 2000})
         page.goto(base + "/models?project=default", wait_until="domcontentloaded")
         page.wait_for_selector("h1", timeout=120_000)
         page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached",
                                timeout=120_000)  # fmt: skip
-        page.wait_for_timeout(1_500)
+        page.get_by_text("Projected monthly savings").wait_for(timeout=120_000)
+        page.locator('[data-testid="stDataFrame"] canvas').first.wait_for(timeout=60_000)
+        page.wait_for_timeout(3_000)  # tables and metrics finish their first draw
         assert page.locator('[data-testid="stException"]').count() == 0
         body = page.inner_text("body")
         page.screenshot(path=str(ARTIFACTS / "models.png"), full_page=True)
