@@ -167,7 +167,7 @@ def lag(rate: float, seconds: float) -> dict[str, float]:
                         " GROUP BY s.project_id, s.trace_id, s.span_id, s.ingested_at"
                     )]  # fmt: skip
                     buckets = conn.execute(
-                        "SELECT bucket_le, sum(spans) FROM scoring_lag GROUP BY bucket_le"
+                        "SELECT bucket_le, sum(spans)::bigint FROM scoring_lag GROUP BY bucket_le"
                         " ORDER BY bucket_le"
                     ).fetchall()
                     stored = _one(conn, "SELECT count(*) FROM spans")
