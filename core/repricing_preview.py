@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
 from core.prices import PriceOverrideIn, PriceTierIn, get_override, load_overrides
-from core.pricing import BucketPrices, OverridePrice, OverrideTier
+from core.pricing import BucketPrices, OverridePrice, OverrideTier, TokenUsage, cost_for
 from core.repricing import CANDIDATES_SQL, models_matching, price_span
 
 
@@ -163,12 +163,45 @@ def preview_change(
     return ChangePreview(start, end, models, result)
 
 
+@dataclass(frozen=True, slots=True)
+class PriceCard:
+    """A model's effective per-million-token prices at a moment, and where they come from."""
+
+    provider: str
+    model: str
+    ref: str | None
+    input_per_mtok: Decimal | None
+    output_per_mtok: Decimal | None
+    cache_read_per_mtok: Decimal | None
+
+
+#: Tokens priced to read a rate: small enough to stay under every long-context tier.
+_PROBE = 1000
+
+
+def price_card(
+    provider: str, model: str, at: datetime, overrides: Sequence[OverridePrice]
+) -> PriceCard:
+    """What ingest would charge per million tokens of each kind for ``model`` at ``at``."""
+
+    def rate(usage: TokenUsage) -> tuple[Decimal | None, str | None]:
+        price = cost_for(provider or None, model, usage, at, overrides)
+        return (None if price.cost is None else price.cost * 1_000_000 / _PROBE), price.ref
+
+    input_rate, ref = rate(TokenUsage(input_tokens=_PROBE))
+    output_rate, _ = rate(TokenUsage(output_tokens=_PROBE))
+    cached, _ = rate(TokenUsage(input_tokens=_PROBE, cache_read_tokens=_PROBE))
+    return PriceCard(provider, model, ref, input_rate, output_rate, cached)
+
+
 __all__ = [
     "PROPOSAL_ID",
     "ChangePreview",
     "ModelImpact",
     "Preview",
+    "PriceCard",
     "preview",
     "preview_change",
+    "price_card",
     "proposed_price",
 ]

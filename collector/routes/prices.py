@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from collector.deps import Admin, FactoryDep, requires
-from core import prices, repricing
+from core import price_jobs, prices
 from core.keys import Principal
 from core.prices import PriceBook, PriceChangeOut, PriceOverrideIn, PriceOverrideOut
 
@@ -32,23 +31,6 @@ class PriceOverrideSaved(PriceOverrideOut):
     """A stored override and the re-pricing job its change queued."""
 
     repricing_job_id: int
-
-
-def _queue_repricing(
-    session: Session,
-    principal: Principal,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> int:
-    """Queue, in the change's own transaction, the job that re-prices what it affects."""
-    job = repricing.job_for_override_change(
-        session, principal.project_id, before, after, _actor(principal)
-    )
-    return job.id
-
-
-def _snapshot(row: Any) -> dict[str, Any]:
-    return PriceOverrideOut.model_validate(row).model_dump(mode="json")
 
 
 def _invalidate(request: Request, project_id: int) -> None:
@@ -102,9 +84,10 @@ async def create_price(
 ) -> PriceOverrideSaved:
     def write() -> PriceOverrideSaved:
         with factory.begin() as session:
-            row = prices.create_override(session, principal.project_id, data, _actor(principal))
-            job_id = _queue_repricing(session, principal, None, _snapshot(row))
-            return PriceOverrideSaved(**_snapshot(row), repricing_job_id=job_id)
+            row, job = price_jobs.create_with_job(
+                session, principal.project_id, data, _actor(principal)
+            )
+            return PriceOverrideSaved(**price_jobs.snapshot(row), repricing_job_id=job.id)
 
     out = await run_in_threadpool(write)
     _invalidate(request, principal.project_id)
@@ -127,12 +110,10 @@ async def update_price(
 ) -> PriceOverrideSaved:
     def write() -> PriceOverrideSaved:
         with factory.begin() as session:
-            before = _snapshot(prices.get_override(session, principal.project_id, override_id))
-            row = prices.update_override(
+            row, job = price_jobs.update_with_job(
                 session, principal.project_id, override_id, data, _actor(principal)
             )
-            job_id = _queue_repricing(session, principal, before, _snapshot(row))
-            return PriceOverrideSaved(**_snapshot(row), repricing_job_id=job_id)
+            return PriceOverrideSaved(**price_jobs.snapshot(row), repricing_job_id=job.id)
 
     out = await run_in_threadpool(write)
     _invalidate(request, principal.project_id)
@@ -151,9 +132,10 @@ async def delete_price(
 ) -> Response:
     def write() -> int:
         with factory.begin() as session:
-            before = _snapshot(prices.get_override(session, principal.project_id, override_id))
-            prices.delete_override(session, principal.project_id, override_id, _actor(principal))
-            return _queue_repricing(session, principal, before, None)
+            job = price_jobs.delete_with_job(
+                session, principal.project_id, override_id, _actor(principal)
+            )
+            return job.id
 
     job_id = await run_in_threadpool(write)
     _invalidate(request, principal.project_id)
