@@ -35,7 +35,7 @@ def add_prices(session: Session, project_id: int) -> None:
 def add_calls(
     session: Session, project_id: int, *, model: str, count: int, quality: float | None,
     feature: str = "classify", seed: int = 1, first: int = 0, score_name: str = "label_correct",
-    latency_ms: float = 800.0, days: int = 29, now: datetime = NOW,
+    latency_ms: float = 800.0, days: int = 29, now: datetime = NOW, cost: Decimal | None = None,
 ) -> list[str]:  # fmt: skip
     """``count`` LLM calls of ``model`` on ``feature`` spread over the last ``days`` days, each
     with a 0/1 ``score_name`` score, 1 for exactly ``quality`` of them (None: unscored).
@@ -56,7 +56,8 @@ def add_calls(
             start_time=start, end_time=start + timedelta(milliseconds=latency_ms + n % 7),
             provider="openai", request_model=model, response_model=f"{model}-2026",
             input_tokens=IN_TOKENS, output_tokens=OUT_TOKENS, total_tokens=IN_TOKENS + OUT_TOKENS,
-            usage_source="reported", cost=call_cost(model), cost_source="computed",
+            usage_source="reported", cost=call_cost(model) if cost is None else cost,
+            cost_source="computed",
             feature=feature, input_text="Cancel my plan", output_text="cancellation",
             input=[{"role": "user", "parts": [{"type": "text", "content": "Cancel my plan"}]}],
             output=[{"role": "assistant", "parts": [{"type": "text", "content": "cancellation"}]}],

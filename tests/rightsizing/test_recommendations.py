@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.ingest import SpanRecord, store_spans
 from core.models import Project
 from core.rightsizing import Options, savings_available, task_reports
+from core.rightsizing_config import RightsizingSettingsIn, save_rightsizing_settings
 from tests.rightsizing.synthetic import NOW, add_calls, add_prices, call_cost
 
 
@@ -122,3 +125,48 @@ def test_tasks_are_compared_only_with_themselves(
     assert "nothing to compare" in reports[0].recommendation.reason
     with session_factory() as session:
         assert savings_available(session, project.id, now=NOW) is None
+
+
+def test_span_name_tasks_use_the_parent_span_and_prompt_tasks_the_prompt_version(
+    session_factory: sessionmaker[Session], project: Project
+) -> None:
+    t = NOW - timedelta(days=1)
+    spans = [
+        SpanRecord(trace_id="a" * 32, span_id="1" * 16, name="summarise_ticket", kind="chain",
+                   start_time=t, end_time=t + timedelta(seconds=1)),
+        SpanRecord(trace_id="a" * 32, span_id="2" * 16, parent_span_id="1" * 16,
+                   name="chat gpt-4o", kind="llm", request_model="gpt-4o", start_time=t,
+                   end_time=t + timedelta(seconds=1),
+                   details={"prompt": {"name": "summary", "version": "3"}}),
+        SpanRecord(trace_id="b" * 32, span_id="3" * 16, name="chat gpt-4o-mini", kind="llm",
+                   request_model="gpt-4o-mini", start_time=t, end_time=t + timedelta(seconds=1),
+                   details={"prompt": {"name": "summary"}}),
+    ]  # fmt: skip
+    with session_factory.begin() as session:
+        store_spans(session, project.id, spans)
+    with session_factory() as session:
+        by_parent = task_reports(session, project.id, Options(task_kind="span_name"), now=NOW)
+        by_prompt = task_reports(session, project.id, Options(task_kind="prompt"), now=NOW)
+    assert sorted(r.task for r in by_parent) == ["chat gpt-4o-mini", "summarise_ticket"]
+    assert sorted(r.task for r in by_prompt) == ["summary@3", "summary@latest"]
+    with session_factory.begin() as session:
+        save_rightsizing_settings(session, project.id, RightsizingSettingsIn(task_key="prompt"),
+                                  allow_loopback=False)  # fmt: skip
+    with session_factory() as session:
+        assert {r.kind for r in task_reports(session, project.id, now=NOW)} == {"prompt"}
+
+
+def test_a_candidate_without_a_price_is_costed_from_its_own_calls(
+    session_factory: sessionmaker[Session], project: Project
+) -> None:
+    with session_factory.begin() as session:
+        add_prices(session, project.id)
+        add_calls(session, project.id, model="big-model", count=300, quality=0.95, seed=1)
+        add_calls(session, project.id, model="house-model", count=100, quality=0.95, seed=2,
+                  first=1000, cost=Decimal("0.002"))  # fmt: skip
+    rec = _report(session_factory, project.id).recommendation
+    (house,) = rec.candidates
+    assert (house.cost_basis, house.cost_per_call) == ("observed", Decimal("0.002"))
+    assert rec.monthly_savings == ((Decimal("0.013") - Decimal("0.002")) * 300).quantize(
+        Decimal("0.01")
+    )
