@@ -260,20 +260,21 @@ def _judge_days(
     total = series.get((TOTAL, ""), {})
     for d in days:
         past = [d - timedelta(days=i) for i in range(HISTORY_DAYS, 0, -1)]
-        weekdays = [p.weekday() for p in past]
-        first_spend = min((p for p, v in total.items() if v), default=None)
-        if first_spend is None or (d - first_spend).days < MIN_HISTORY_DAYS:
+        total_past = _lived(total, past)
+        if total_past is None:
             continue
-        total_past = [total.get(p, 0.0) for p in past]
-        total_band = band(total_past, weekdays, d.weekday())
+        total_band = band(*total_past, d.weekday())
         if total_band is None:
             continue
-        shape = weekday_factors(np.asarray(total_past), weekdays)
+        shape = weekday_factors(np.asarray(total_past[0]), total_past[1])
         material = MATERIAL_SHARE * total_band.level
         for (name, value), costs in series.items():
-            history = [costs.get(p, 0.0) for p in past]
-            limits = total_band if name == TOTAL else \
-                band(history, weekdays, d.weekday(), shape, SLICE_SIGMAS)  # fmt: skip
+            if name == TOTAL:
+                limits: Band | None = total_band
+            else:
+                lived = _lived(costs, past)
+                limits = None if lived is None else \
+                    band(*lived, d.weekday(), shape, SLICE_SIGMAS)  # fmt: skip
             actual = costs.get(d, 0.0)
             if limits is not None and is_anomalous(actual, limits, material):
                 findings.append(Finding(
@@ -283,6 +284,20 @@ def _judge_days(
                     upper=Decimal(repr(limits.upper)).quantize(QUANTUM),
                 ))  # fmt: skip
     return findings
+
+
+def _lived(
+    costs: Mapping[date, float], past: Sequence[date]
+) -> tuple[list[float], list[int]] | None:
+    """The series over ``past`` from its first spend on; None if it spent on fewer than
+    MIN_HISTORY_DAYS days ago. A new series (a model version that replaced another, a new
+    customer) is not judged until it has a history of its own: before that, its spend is
+    only news to the project total, which is judged."""
+    first = next((i for i, p in enumerate(past) if costs.get(p, 0.0) > 0), None)
+    if first is None or len(past) - first < MIN_HISTORY_DAYS:
+        return None
+    lived = past[first:]
+    return [costs.get(p, 0.0) for p in lived], [p.weekday() for p in lived]
 
 
 def _material_floor(
