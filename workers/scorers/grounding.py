@@ -30,6 +30,8 @@ SUPPORT_THRESHOLD = 0.6
 #: Context and answer are read up to these many characters (bounded time per span).
 MAX_CONTEXT_CHARS = 60_000
 MAX_ANSWER_CHARS = 8_000
+#: A question longer than this is a pasted document: its start says what is asked.
+MAX_QUESTION_CHARS = 1_500
 _FILLER = re.compile(
     r"^(?:let me know|hope (?:this|that) helps|feel free|happy to help|i hope|please let"
     r"|if you have any|thanks|thank you|good luck|sure|of course|great question)",
@@ -140,7 +142,7 @@ _QUANTITY = re.compile(r"\b(?:how (?:many|much|long|often|old|far|big|fast)|when
 
 def relevance(question: str, answer: str) -> float | None:
     """How much of what the question is about the answer addresses, in [0, 1]."""
-    asked = content_lemmas(question[:MAX_ANSWER_CHARS])
+    asked = content_lemmas(question[:MAX_QUESTION_CHARS])
     said = content_lemmas(answer[:MAX_ANSWER_CHARS])
     if not asked or not said:
         return None

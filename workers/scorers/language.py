@@ -52,12 +52,12 @@ MIN_WORDS = 4
 @lru_cache(maxsize=8192)
 def detect_language(text: str) -> str | None:
     """An ISO 639-1 code for ``text``, or ``None`` when it cannot be told with confidence."""
-    sample = text[:4000]
+    sample = text[:1500]
     if not sample.isascii():
         script = _script(sample)
         if script is not None:
             return script
-    tokens = [w.strip(_PUNCTUATION) for w in sample.lower().split()[:300]]
+    tokens = [w.strip(_PUNCTUATION) for w in sample.lower().split()[:80]]
     if len(tokens) < MIN_WORDS:
         return None
     hits: dict[str, int] = {}
