@@ -48,7 +48,7 @@ class DriftConfig:
     min_recent: int = 30
     max_segments_per_kind: int = 25
     #: Above this many spans in a window, the statements read a hash sample of this size.
-    max_rows: int = 200_000
+    max_rows: int = 50_000
     vocabulary_docs: int = 200
     thresholds: dict[str, float] = field(default_factory=lambda: dict(THRESHOLDS))
 
@@ -307,8 +307,10 @@ def run_drift(session: Session, project_id: int, *, as_of: datetime | None = Non
               config: DriftConfig | None = None) -> RunSummary:  # fmt: skip
     """One drift run for the project in the caller's transaction; alerts for what drifted."""
     config = config or DriftConfig()
-    # The statements sort a few hundred thousand small rows; keep those sorts in memory.
+    # The statements sort a few hundred thousand small rows: keep those sorts in memory, and
+    # give this background job more time than an API request gets.
     session.execute(text("SET LOCAL work_mem = '64MB'"))
+    session.execute(text("SET LOCAL statement_timeout = '120s'"))
     rolling = rolling_windows(as_of or datetime.now(UTC), config)
     findings: list[Finding] = []
     sampled = False

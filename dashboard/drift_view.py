@@ -27,8 +27,8 @@ METRIC_ORDER = ["input_tokens", "output_tokens", "latency_ms", "cost_per_call", 
                 "truncation_rate", "refusal_rate", "finish_reasons", "prompt_vocabulary",
                 "output_vocabulary"]  # fmt: skip
 DEFAULT_THRESHOLDS = {"psi": 0.2, "cohen_h": 0.1, "js_mix": 0.02, "js_vocab": 0.05}
-#: Colour of a cell: 0 steady … 1 at the threshold … 3 and above far past it.
-SCALE = [[0.0, "#f1f5f9"], [0.33, "#fde68a"], [0.34, "#fb923c"], [1.0, "#b91c1c"]]
+#: Colour of a cell (zmax 3): grey up to the threshold (1), orange at it, red far past it.
+SCALE = [[0.0, "#f8fafc"], [0.32, "#cbd5e1"], [0.333, "#fb923c"], [1.0, "#b91c1c"]]
 
 
 def threshold_of(result: DriftResult, thresholds: dict[str, float]) -> float:
@@ -171,7 +171,8 @@ def _token(result: DriftResult) -> str | None:
 
 def render_cell(project_id: int, project_name: str, run: DriftRun,
                 results: Sequence[DriftResult], thresholds: dict[str, float]) -> None:  # fmt: skip
-    ranked = sorted(results, key=lambda r: (not r.drifted, r.q_value))
+    ranked = sorted(results, key=lambda r: (not r.drifted, -cell_score(r, thresholds, 1.0),
+                                            r.q_value))  # fmt: skip
     segments = list(dict.fromkeys((r.segment_kind, r.segment_value) for r in ranked))
     left, right = st.columns(2)
     seg = left.selectbox("Segment", segments, format_func=lambda s: segment_label(*s),
