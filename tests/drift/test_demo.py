@@ -31,7 +31,7 @@ Found = dict[int, set[tuple[str, str, str]]]
 def demo(template_database: str) -> Iterator[tuple[sessionmaker[Session], int, Found]]:
     """25 days of drift runs (one per day) over 30 days of demo traffic, once per module."""
     with scratch_database(template=template_database) as url:
-        engine = make_engine(Settings(database_url=url, key_pepper="test-pepper"))  # type: ignore[arg-type]
+        engine = make_engine(Settings(database_url=url, key_pepper="test-pepper"))
         factory = make_session_factory(engine)
         project_id = load_demo(url, factory)
         found = backfill(factory, project_id, range(25, 0, -1))

@@ -92,14 +92,19 @@ def dashboard(database_url: str, seeded: None) -> Iterator[str]:
 
 def test_quality_and_drift_render_in_chromium_and_are_saved_as_png(dashboard: str) -> None:
     assert CHROMIUM.exists(), "Debian chromium is needed for the screenshots"
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Dialog, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     dialogs: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 2600})  # the whole page
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+        def refuse(dialog: Dialog) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", refuse)
         for name, path in PAGES.items():
             page.goto(dashboard + path, wait_until="domcontentloaded")
             page.wait_for_selector("h1", timeout=90_000)
