@@ -130,8 +130,9 @@ def unit_table(units: list[UnitCost]) -> pd.DataFrame:
         "calls": [u.calls for u in units],
         "tokens": [u.tokens for u in units],
         "cost": [_money(u.cost) for u in units],
-        "per call": [_money(u.per_call) for u in units],
-        "per 1k tokens": [_money(u.per_1k_tokens) for u in units],
+        "per call": [format_cost(u.per_call) for u in units],
+        "per 1,000 calls": [_money(u.per_1k_calls) for u in units],
+        "per 1k tokens": [format_cost(u.per_1k_tokens) for u in units],
     })  # fmt: skip
 
 
@@ -216,20 +217,15 @@ def render_breakdowns(project_id: int, start: date, end: date, label: str) -> No
         st.caption(f"{label} vs the {days} days before, biggest change first.")
         st.dataframe(drivers_table(found), hide_index=True, key="spend_drivers")
     with right:
-        st.subheader("Recent spend anomalies")
-        render_anomalies(project_id, end - timedelta(days=30))
-    left, right = st.columns(2)
-    with left:
         st.subheader("Cost per 1,000 calls by model")
         models = data_spend.unit_costs(project_id, "model", start, end)
         if models:
             st.plotly_chart(per_1k_calls_figure(models), key="spend_per_1k")
         else:
             st.caption("No calls in this window.")
-    with right:
-        st.subheader("Unit cost per feature")
-        features = data_spend.unit_costs(project_id, "feature", start, end)
-        st.dataframe(unit_table(features), hide_index=True, key="spend_units")
+    st.subheader("Unit cost per feature")
+    features = data_spend.unit_costs(project_id, "feature", start, end)
+    st.dataframe(unit_table(features), hide_index=True, key="spend_units")
 
 
 def anomaly_table(found: list[data_spend.Anomaly]) -> pd.DataFrame:
@@ -268,6 +264,8 @@ def render(project_id: int) -> None:
     st.query_params["window"] = window
     now = datetime.now(UTC)
     render_headline(project_id, now)
+    st.subheader("Recent spend anomalies")
+    render_anomalies(project_id, now.date() - timedelta(days=30))
     label, days = WINDOWS[window]
     end = now.date()
     render_breakdowns(project_id, end - timedelta(days=days - 1), end, label)
