@@ -43,10 +43,12 @@ def test_a_conversation_appended_after_the_call_is_recorded_as_it_was_sent(
     history.append({"role": "user", "content": "And of Spain?"})
     attributes = flush(sdk).by_name("chat").attributes
     _expected_usage(attributes)
-    assert json.loads(attributes["input.value"]) == {
-        "messages": [{"role": "user", "content": "What is the capital of France?"}],
-        "temperature": 0.5,
-    }
+    # Messages passed positionally are recognised as the request's, as keyword ones are.
+    assert json.loads(attributes["gen_ai.input.messages"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "What is the capital of France?"}]}
+    ]
+    assert attributes["gen_ai.request.temperature"] == 0.5
+    assert "input.value" not in attributes
     assert "Hello there" in attributes["gen_ai.output.messages"]
 
 

@@ -67,12 +67,15 @@ _UNSET: Any = object()
 
 def _rough_size(value: Any, depth: int = 0) -> int:
     """Bytes ``value`` will take as JSON, roughly and capped (the queue's byte bound uses it)."""
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return len(value) + 8
-    if depth < 6 and isinstance(value, dict):
-        return min(MAX_MESSAGES_BYTES, sum(16 + _rough_size(v, depth + 1) for v in value.values()))
-    if depth < 6 and isinstance(value, list | tuple):
-        return min(MAX_MESSAGES_BYTES, sum(_rough_size(v, depth + 1) for v in value[:256]))
+    if depth < 4 and (kind is dict or kind is list or kind is tuple):
+        items = value.values() if kind is dict else value[:256]
+        total = 0
+        for item in items:
+            total += len(item) + 24 if type(item) is str else _rough_size(item, depth + 1) + 16
+        return min(MAX_MESSAGES_BYTES, total)
     return 16
 
 
@@ -162,16 +165,25 @@ class LiveSpan:
         """Remember the input (serialised now: arguments may be mutated by the call)."""
         try:
             self.capture_input = capture and self.content
-            llm_call = call_kwargs is not None and any(key in call_kwargs for key in _LLM_KWARGS)
+            # The bound arguments first (messages passed positionally count too), then the
+            # keywords themselves (a ``**kwargs`` function binds them under one name).
+            source = next(
+                (
+                    candidate
+                    for candidate in (value if isinstance(value, dict) else None, call_kwargs)
+                    if candidate and any(key in candidate for key in _LLM_KWARGS)
+                ),
+                None,
+            )
+            llm_call = source is not None
             if self.capture_input and not (llm_call and isinstance(value, dict)):
                 self.input_json = to_json(value)
-            if call_kwargs and llm_call:
-                snapshot = _snapshot(call_kwargs)
-                self.llm_kwargs = snapshot
+            if source and llm_call:
+                self.llm_kwargs = _snapshot(source)
                 if self.capture_input and isinstance(value, dict):
                     # An LLM response will record these as gen_ai.input.messages: serialise
                     # the arguments only if it does not come (lists copied against mutation).
-                    self._input_pending = _snapshot(value)
+                    self._input_pending = self.llm_kwargs if source is value else _snapshot(value)
         except Exception as exc:
             report_internal_error("span.set_input", exc)
 
@@ -254,7 +266,8 @@ class LiveSpan:
             # host nothing. Only when the TracerProvider is ours: other processors on a shared
             # one must see the attributes on the span itself.
             size = _rough_size(self.llm_kwargs) + _rough_size(call.output_messages)
-            size += _rough_size(pending) if pending is not _UNSET else len(input_json or "")
+            if pending is not self.llm_kwargs:
+                size += _rough_size(pending) if pending is not _UNSET else len(input_json or "")
             if defer_attributes(self.span.get_span_context().span_id, build, size):
                 return
         self.span.set_attributes(build())
