@@ -97,3 +97,10 @@ def test_an_admin_starts_a_replay_from_the_page(
         row = session.scalars(select(Experiment)).one()
     assert (row.task_value, row.candidate_model, row.baseline_model, row.status) == (
         "classify", "tiny-model", "big-model", "pending")  # fmt: skip
+
+
+def test_without_traffic_the_page_says_what_to_do(app: AppTest, default_project: int) -> None:
+    at = _models_page(app)
+    assert {m.label: m.value for m in at.metric}["Savings available"] == "$0.00 / month"
+    assert "No LLM calls with a task in this window" in at.info[0].value
+    assert "No experiments yet." in [c.value for c in at.caption]
