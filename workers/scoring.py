@@ -77,18 +77,21 @@ def score_columns() -> list[Any]:
 
 
 def claim_unscored(session: Session, limit: int) -> list[Row[Any]]:
-    """Up to ``limit`` queued spans, oldest first per project, locked for this transaction.
+    """Up to ``limit`` queued spans, oldest first, locked for this transaction.
 
     The queue rows are claimed (``FOR UPDATE SKIP LOCKED``) and joined to their spans in one
     statement; a queued span that no longer exists comes back with ``kind`` None and is only
     dequeued.
     """
+    oldest = (
+        select(func.min(ScoringQueue.ingested_at))
+        .where(ScoringQueue.project_id == Project.id)
+        .scalar_subquery()
+    )
+    # The project whose oldest span has waited longest goes first (a lag-fair order; each
+    # minimum is one probe of the (project, ingested_at) index).
     waiting = session.scalars(
-        select(Project.id)
-        .where(
-            select(ScoringQueue.project_id).where(ScoringQueue.project_id == Project.id).exists()
-        )
-        .order_by(Project.id)
+        select(Project.id).where(oldest.is_not(None)).order_by(oldest, Project.id)
     ).all()
     claimed: list[Row[Any]] = []
     for project_id in waiting:
