@@ -1,4 +1,4 @@
-"""Budget state from the hourly rollups: spend, forecast, thresholds, and the ``budget_ok`` check.
+"""Budget state from the rollups: spend, forecast, thresholds, and the ``budget_ok`` check.
 
 Nothing here reads spans. The worker runs :func:`refresh_budget` for every enabled budget each
 minute; it stores the state and raises each crossed threshold once per period (the alert's
@@ -16,15 +16,17 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import Date, cast, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from core.alerts import Severity, raise_alert
 from core.budgets import SCOPE_COLUMNS, describe_scope, get_budget, period_bounds, plain
-from core.forecast import HISTORY_DAYS, Forecast, daily_costs, forecast_period
+from core.forecast import HISTORY_DAYS, Forecast, forecast_period
 from core.models import UsageHourly
+from core.models_finance import UsageDaily
 from core.models_governance import Budget, BudgetState
+from core.rollups import floor_day
 from core.timeutil import floor_hour
 
 ZERO = Decimal(0)
@@ -84,44 +86,68 @@ class ExhaustedBudget:
     resets_at: datetime
 
 
-def _scoped(query: Any, budget: Budget) -> Any:
-    query = query.where(UsageHourly.project_id == budget.project_id)
+def _scoped(query: Any, budget: Budget, table: Any = UsageHourly) -> Any:
+    query = query.where(table.project_id == budget.project_id)
     column = SCOPE_COLUMNS.get(budget.scope)
     if column is not None:
-        query = query.where(getattr(UsageHourly, column) == budget.scope_value)
+        query = query.where(getattr(table, column) == budget.scope_value)
     return query
 
 
+def _sum(table: Any) -> Any:
+    return func.coalesce(func.sum(table.cost), ZERO)
+
+
 def spend_since(session: Session, budget: Budget, start: datetime, end: datetime) -> Decimal:
-    """The budget's spend in rollup hours ``[start, end)``."""
-    query = _scoped(select(func.coalesce(func.sum(UsageHourly.cost), ZERO)), budget)
+    """The budget's spend in rollup hours ``[start, end)`` (used for the last hour or two)."""
+    query = _scoped(select(_sum(UsageHourly)), budget)
     query = query.where(UsageHourly.hour >= start, UsageHourly.hour < end)
+    return Decimal(session.scalar(query) or ZERO)
+
+
+def period_spend(session: Session, budget: Budget, start: datetime, end: datetime) -> Decimal:
+    """The budget's spend in the whole UTC days ``[start, end)``, from the daily rollups."""
+    query = _scoped(select(_sum(UsageDaily)), budget, UsageDaily)
+    query = query.where(UsageDaily.day >= start, UsageDaily.day < end)
     return Decimal(session.scalar(query) or ZERO)
 
 
 def _spend(session: Session, budget: Budget, start: datetime, end: datetime, settled: datetime
            ) -> tuple[Decimal, Decimal]:  # fmt: skip
-    """``(spend of [start, end), spend of [start, settled))`` in one pass over the rollups."""
-    total = func.coalesce(func.sum(UsageHourly.cost), ZERO)
-    before = func.coalesce(func.sum(UsageHourly.cost).filter(UsageHourly.hour < settled), ZERO)
-    query = _scoped(select(total, before), budget)
-    row = session.execute(query.where(UsageHourly.hour >= start, UsageHourly.hour < end)).one()
-    return Decimal(row[0]), Decimal(row[1])
+    """``(spend of [start, end), spend of [start, settled))``.
+
+    Whole days come from the daily rollups (24 times fewer rows than hourly; both are kept in
+    the same transaction at ingest and by re-pricing), only today's settled hours from hourly.
+    """
+    today = floor_day(settled)
+    total = period_spend(session, budget, start, end)
+    before_today = period_spend(session, budget, start, today)
+    return total, before_today + spend_since(session, budget, today, settled)
+
+
+def daily_spend(session: Session, budget: Budget, first: date, last: date
+                ) -> list[tuple[date, Decimal]]:  # fmt: skip
+    """Cost per UTC day with any spend from ``first`` to ``last`` inclusive (daily rollups)."""
+    day = cast(func.timezone("UTC", UsageDaily.day), Date)
+    query = _scoped(select(day, _sum(UsageDaily)), budget, UsageDaily).group_by(day)
+    query = query.where(UsageDaily.day >= _midnight(first),
+                        UsageDaily.day < _midnight(last + timedelta(days=1)))  # fmt: skip
+    return sorted((d, Decimal(c)) for d, c in session.execute(query))
 
 
 def _forecast(session: Session, budget: Budget, start: datetime, end: datetime, now: datetime
               ) -> Forecast:  # fmt: skip
-    column = SCOPE_COLUMNS.get(budget.scope)
-    filters = {column: budget.scope_value} if column else None
     today = min(now.date(), (end - timedelta(days=1)).date())
-    daily = daily_costs(session, budget.project_id, start=start.date() - timedelta(HISTORY_DAYS),
-                        end=today, filters=filters)  # fmt: skip
-    # Days before the first spend are "no history yet", not a run of free days.
-    first = next((i for i, (_, cost) in enumerate(daily) if cost), len(daily))
+    # Only days with spend: those before the first are "no history yet", not free days.
+    daily = daily_spend(session, budget, start.date() - timedelta(HISTORY_DAYS), today)
     last_day = (end - timedelta(days=1)).date()
     return forecast_period(
-        daily[first:], period_start=start.date(), period_end=last_day, today=today, now=now
+        daily, period_start=start.date(), period_end=last_day, today=today, now=now
     )
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
 
 
 def compute_status(session: Session, budget: Budget, now: datetime
@@ -235,12 +261,13 @@ def burn_down(session: Session, project_id: int, budget_id: int, now: datetime) 
     budget = get_budget(session, project_id, budget_id)
     now = now.astimezone(UTC)
     status, _, forecast = compute_status(session, budget, now)
-    step = timedelta(hours=1) if budget.period == "day" else timedelta(days=1)
-    bucket = func.date_trunc("hour" if budget.period == "day" else "day", UsageHourly.hour, "UTC")
-    query = _scoped(select(bucket, func.sum(UsageHourly.cost)), budget)
-    query = query.where(UsageHourly.hour >= status.period_start,
-                        UsageHourly.hour < status.period_end).group_by(bucket)  # fmt: skip
-    by_step = {when.astimezone(UTC): Decimal(cost) for when, cost in session.execute(query)}
+    hourly = budget.period == "day"
+    step = timedelta(hours=1) if hourly else timedelta(days=1)
+    table, column = (UsageHourly, UsageHourly.hour) if hourly else (UsageDaily, UsageDaily.day)
+    query = _scoped(select(column, _sum(table)), budget, table)
+    query = query.where(column >= status.period_start, column < status.period_end)
+    by_step = {when.astimezone(UTC): Decimal(cost)
+               for when, cost in session.execute(query.group_by(column))}  # fmt: skip
     actual, total, at = [(status.period_start, ZERO)], ZERO, status.period_start
     while at <= now and at < status.period_end:
         total += by_step.get(at, ZERO)
@@ -280,7 +307,7 @@ def exhausted_hard_budgets(
             else:
                 spent = state.settled_spent + spend_since(session, budget, state.settled_until, end)
         else:
-            spent = spend_since(session, budget, start, end)
+            spent = period_spend(session, budget, start, end)
         if spent >= budget.limit_usd:
             exhausted.append(ExhaustedBudget(budget.id, budget.name, budget.scope,
                                              budget.scope_value, budget.period, end))  # fmt: skip

@@ -371,9 +371,11 @@ def _b_governance(world: World, client_b: TestClient) -> None:
         alert = raise_alert(session, project_id=world.b_project, kind="budget", severity="info",
                             title=MARK, dedup_key=MARK)  # fmt: skip
         hour = floor_hour(datetime.now(UTC))
-        session.add(UsageHourly(project_id=world.b_project, hour=hour, provider="", model="",
-                                team=MARK, feature="", customer="", user_id="", environment="",
-                                service="", cost=Decimal(1)))  # fmt: skip
+        cell = {"project_id": world.b_project, "provider": "", "model": "", "team": MARK,
+                "feature": "", "customer": "", "user_id": "", "environment": "", "service": "",
+                "cost": Decimal(1)}  # fmt: skip
+        session.add(UsageHourly(hour=hour, **cell))
+        session.add(UsageDaily(day=hour.replace(hour=0), **cell))
     assert alert is not None
     world.b_alert = alert
     check = client_b.get("/api/v1/budgets/check", params={"team": MARK})
