@@ -12,7 +12,7 @@ from datetime import datetime
 from core import drift_job, drift_read, model_changes, review
 from core.db import make_session_factory
 from core.drift_read import HistoryPoint, MovedSpan
-from core.models_drift import DriftResult, DriftRun, ModelChange
+from core.models_drift import DriftBaseline, DriftResult, DriftRun, ModelChange
 from core.review import Bucket, ReviewItem, Segment, TrendPoint, WorstTrace
 from dashboard.data import engine, read_session
 
@@ -75,6 +75,24 @@ def model_change_list(project_id: int) -> list[ModelChange]:
         rows = model_changes.list_changes(session, project_id)
         session.expunge_all()
         return rows
+
+
+def baselines(project_id: int) -> list[DriftBaseline]:
+    with read_session() as session:
+        rows = drift_job.list_baselines(session, project_id)
+        session.expunge_all()
+        return rows
+
+
+def pin_baseline(project_id: int, start: datetime, end: datetime, actor: str) -> None:
+    """Pin the project-wide baseline to ``[start, end)`` (replacing an earlier pin)."""
+    with make_session_factory(engine()).begin() as session:
+        drift_job.pin_baseline(session, project_id, start, end, actor=actor)
+
+
+def unpin_baseline(project_id: int) -> None:
+    with make_session_factory(engine()).begin() as session:
+        drift_job.unpin_baseline(session, project_id)
 
 
 def run_drift_now(project_id: int) -> drift_job.RunSummary:

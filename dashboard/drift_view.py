@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
@@ -198,11 +198,37 @@ def render_cell(project_id: int, project_name: str, run: DriftRun,
         st.caption("No span of the recent window stands out on this metric.")
 
 
+def render_baseline(project_id: int) -> None:
+    """The project's pinned baseline, and (admins, engineers) pinning or unpinning one."""
+    pinned = [b for b in data_quality.baselines(project_id) if not b.segment_kind]
+    box = st.sidebar.expander("Baseline")
+    if pinned:
+        box.caption(f"Pinned: {pinned[0].start_time:%Y-%m-%d} – {pinned[0].end_time:%Y-%m-%d} "
+                    "(UTC, end excluded)")  # fmt: skip
+    else:
+        box.caption("Rolling: the 7 days before the last 24 hours.")
+    if not access.may_annotate():
+        return
+    today = datetime.now(UTC).date()
+    days = box.date_input("Pin to", (today - timedelta(days=14), today - timedelta(days=7)),
+                          key="dv_pin_range")  # fmt: skip
+    if box.button("Pin baseline", key="dv_pin") and isinstance(days, tuple) and len(days) == 2:
+        start = datetime.combine(days[0], time(), tzinfo=UTC)
+        end = datetime.combine(days[1], time(), tzinfo=UTC) + timedelta(days=1)
+        user = access.signed_in_user()
+        data_quality.pin_baseline(project_id, start, end, user.email if user else "open")
+        st.rerun()
+    if pinned and box.button("Back to rolling", key="dv_unpin"):
+        data_quality.unpin_baseline(project_id)
+        st.rerun()
+
+
 def render(project_id: int, project_name: str) -> None:
     st.title("Drift")
     if access.may_annotate() and st.sidebar.button("Run drift now", key="dv_run"):
         summary = data_quality.run_drift_now(project_id)
         st.sidebar.success(f"{summary.tests} tests, {len(summary.drifted)} drifted.")
+    render_baseline(project_id)
     run, results = data_quality.latest_drift(project_id)
     if run is None or not results:
         st.info("No drift results yet: the worker compares the last 24 hours with the 7 days "

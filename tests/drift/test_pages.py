@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
 from core import keys, users
-from core.drift_job import run_drift
+from core.drift_job import list_baselines, run_drift
 from core.ingest import store_spans
 from core.models import Score
 from core.review import REVIEW_SCORE
@@ -143,3 +144,20 @@ def test_drift_page_without_a_run_explains_the_schedule(
     open_page(app, "views/drift.py")
     assert not app.exception
     assert "No drift results yet" in app.info[0].value
+
+
+def test_an_engineer_pins_the_baseline_and_goes_back_to_rolling(
+    app: AppTest, seeded: int, session_factory: sessionmaker[Session]
+) -> None:
+    open_page(app, "views/drift.py")
+    app.date_input(key="dv_pin_range").set_value((date(2026, 11, 1), date(2026, 11, 7))).run()
+    app.button(key="dv_pin").click().run()
+    assert not app.exception
+    with session_factory() as session:
+        pins = list_baselines(session, seeded)
+    assert [(p.segment_kind, p.start_time.date(), p.end_time.date()) for p in pins] == [
+        ("", date(2026, 11, 1), date(2026, 11, 8))]  # fmt: skip
+    assert "Pinned: 2026-11-01 – 2026-11-08" in all_text(app)
+    app.button(key="dv_unpin").click().run()
+    with session_factory() as session:
+        assert list_baselines(session, seeded) == []
