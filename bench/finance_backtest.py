@@ -65,7 +65,7 @@ def send_demo_process(endpoint: str, api_key: str, days: int, now: datetime) -> 
     """:func:`send_demo` in a child process (the SDK's global state stays out of the caller)."""
     command = [sys.executable, "-m", "bench.finance_backtest", "send", "--endpoint", endpoint,
                "--api-key", api_key, "--days", str(days), "--now", now.isoformat()]  # fmt: skip
-    subprocess.run(command, cwd=ROOT, check=True, timeout=600)
+    subprocess.run(command, cwd=ROOT, check=True, timeout=3600)
 
 
 @dataclass(frozen=True)
