@@ -60,7 +60,8 @@ class Settings(BaseSettings):
     redaction_by_project: dict[int, bool] = Field(default_factory=dict)
 
     celery_queue: str = "tokentrail"
-    score_batch_size: int = 200
+    #: Spans per scoring transaction (larger batches amortise the per-batch statements).
+    score_batch_size: int = 500
     score_interval_s: float = 2.0
     #: How often workers look for rescore requests (core.quality.request_rescore).
     rescore_interval_s: float = 10.0
