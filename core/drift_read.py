@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.orm import Session
 
+from core.drift_queries import REFUSAL_PATTERN, TRUNCATION_REASONS
+from core.models import Score, Span
 from core.models_drift import DriftResult, DriftRun
+
+_NUMERIC = {"input_tokens": Span.input_tokens, "output_tokens": Span.output_tokens,
+            "latency_ms": Span.duration_ms, "cost_per_call": Span.cost}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,4 +85,84 @@ def segment_history(
     ]
 
 
-__all__ = ["HistoryPoint", "latest_run", "list_results", "segment_history"]
+@dataclass(frozen=True, slots=True)
+class MovedSpan:
+    trace_id: str
+    span_id: str
+    name: str
+    start_time: datetime
+    value: Any
+
+
+def _segment_filter(kind: str, value: str) -> Any:
+    if kind == "feature":
+        return Span.feature == value
+    if kind == "model":
+        return func.coalesce(Span.request_model, Span.response_model) == value
+    if kind == "name":
+        return Span.name == value
+    if kind == "prompt":
+        prompt = Span.details["prompt"]["name"].astext + func.coalesce(
+            "@" + Span.details["prompt"]["version"].astext, ""
+        )
+        return prompt == value
+    return literal(True)
+
+
+def _metric_query(metric: str, result: DriftResult, token: str | None) -> tuple[Any, Any, Any]:
+    """(value shown, extra condition, order) for the spans that moved on ``metric``."""
+    if metric in _NUMERIC:
+        column = _NUMERIC[metric]
+        up = (result.recent.get("p50") or 0) >= (result.baseline.get("p50") or 0)
+        return column, column.is_not(None), column.desc() if up else column.asc()
+    if metric.startswith("score:"):
+        return Score.value, Score.value.is_not(None), Score.value.asc()
+    if metric == "error_rate":
+        return Span.error_message, Span.status == "error", Span.start_time.desc()
+    if metric in ("truncation_rate", "finish_reasons"):
+        cut = Span.finish_reasons.overlap([*TRUNCATION_REASONS, "MAX_TOKENS"])
+        other = func.array_to_string(Span.finish_reasons, ",") != "stop"
+        condition = cut if metric == "truncation_rate" else other
+        return func.array_to_string(Span.finish_reasons, ","), condition, Span.start_time.desc()
+    if metric == "refusal_rate":
+        refused = func.left(Span.output_text, 300).op("~*")(REFUSAL_PATTERN)
+        return Span.output_tokens, refused, Span.start_time.desc()
+    text_column = Span.input_text if metric.startswith("prompt") else Span.output_text
+    condition = text_column.ilike(f"%{token}%") if token else text_column.is_not(None)
+    return Span.input_tokens, condition, Span.start_time.desc()
+
+
+def moved_spans(
+    session: Session, project_id: int, run: DriftRun, result: DriftResult, *,
+    token: str | None = None, limit: int = 10,
+) -> list[MovedSpan]:  # fmt: skip
+    """LLM spans of the run's recent window and the result's segment that show the move
+    most: the most extreme values, the errors, truncations or refusals, the lowest scores,
+    or (vocabulary) the texts holding ``token``."""
+    shown, condition, order = _metric_query(result.metric, result, token)
+    query = select(Span.trace_id, Span.span_id, Span.name, Span.start_time, shown).where(
+        Span.project_id == project_id, Span.kind == "llm", Span.start_time >= run.recent_start,
+        Span.start_time < run.recent_end,
+        _segment_filter(result.segment_kind, result.segment_value), condition,
+    )  # fmt: skip
+    if result.metric.startswith("score:"):
+        scorer = result.metric.removeprefix("score:")
+        on = and_(Score.project_id == Span.project_id, Score.trace_id == Span.trace_id,
+                  Score.span_id == Span.span_id, Score.name == scorer)  # fmt: skip
+        query = query.join(Score, on)
+    return [MovedSpan(*row) for row in session.execute(query.order_by(order).limit(limit))]
+
+
+def run_results(session: Session, project_id: int, run_id: int) -> list[DriftResult]:
+    return list_results(session, project_id, run_id, limit=20_000)
+
+
+__all__ = [
+    "HistoryPoint",
+    "MovedSpan",
+    "latest_run",
+    "list_results",
+    "moved_spans",
+    "run_results",
+    "segment_history",
+]
