@@ -1,11 +1,11 @@
 """Cost series from the rollups: the one read path of every finance report.
 
-:func:`cost_series` groups the hourly or daily rollups by any of the rollup dimensions and a
+:func:`cost_series` groups the hourly, daily or monthly rollups by any rollup dimensions and a
 time bucket (hour, day, ISO week, calendar month, all UTC) and sums the money as ``Decimal``.
-It never reads spans. The daily table serves day/week/month buckets when the range is made of
-whole UTC days (a month's report reads ~30 rows per cell instead of ~720); anything else reads
-the hourly table, where a rollup hour counts when it *begins* in ``[start, end)``, so pass
-hour-aligned bounds for exact totals.
+It never reads spans. The monthly table serves month buckets (or totals) over whole UTC months,
+the daily table day/week/month buckets over whole UTC days (a month's report reads one row
+per cell, or ~30, instead of ~720); anything else reads the hourly table, where a rollup hour
+counts when it *begins* in ``[start, end)``, so pass hour-aligned bounds for exact totals.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInputError
 from core.models import UsageHourly
-from core.models_finance import UsageDaily
+from core.models_finance import UsageDaily, UsageMonthly
 from core.rollups import COUNTS, DIMENSIONS, merge_hists
 
 Granularity = Literal["hour", "day", "week", "month"]
@@ -61,6 +61,18 @@ def _aligned_to_day(moment: datetime) -> bool:
 def uses_daily(start: datetime, end: datetime, granularity: Granularity | None) -> bool:
     """Whether the daily table answers exactly what the hourly one would."""
     return granularity != "hour" and _aligned_to_day(start) and _aligned_to_day(end)
+
+
+def _aligned_to_month(moment: datetime) -> bool:
+    return _aligned_to_day(moment) and moment.astimezone(UTC).day == 1
+
+
+def source_table(start: datetime, end: datetime, granularity: Granularity | None) -> str:
+    """The rollup a report reads: the coarsest whose cells tile ``[start, end)`` and the
+    buckets exactly (monthly for whole months by month or in total, daily for whole days)."""
+    if granularity in ("month", None) and _aligned_to_month(start) and _aligned_to_month(end):
+        return "usage_monthly"
+    return "usage_daily" if uses_daily(start, end, granularity) else "usage_hourly"
 
 
 def bucket_end(bucket: datetime, granularity: Granularity) -> datetime:
@@ -116,9 +128,10 @@ def cost_query(
     """The SQL of :func:`cost_series` (exposed for query plans)."""
     filters = dict(filters or {})
     validate(start, end, granularity, group_by, filters)
-    daily = uses_daily(start, end, granularity)
-    table = UsageDaily.__table__ if daily else UsageHourly.__table__
-    time_col = table.c.day if daily else table.c.hour
+    source = source_table(start, end, granularity)
+    table = {"usage_monthly": UsageMonthly.__table__, "usage_daily": UsageDaily.__table__,
+             "usage_hourly": UsageHourly.__table__}[source]  # fmt: skip
+    time_col = table.c[{"usage_monthly": "month", "usage_daily": "day"}.get(source, "hour")]
     bucket: ColumnElement[Any] | None = None
     if granularity is not None:
         bucket = func.date_trunc(granularity, time_col, literal("UTC")).label("bucket")
@@ -235,6 +248,7 @@ __all__ = [
     "cost_query",
     "cost_series",
     "dimension_values",
+    "source_table",
     "total_cost",
     "uses_daily",
     "validate",

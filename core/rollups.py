@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from core.models import SpanKind, UsageHourly
-from core.models_finance import UsageDaily
+from core.models_finance import UsageDaily, UsageMonthly
 from core.timeutil import floor_hour
 
 if TYPE_CHECKING:  # core.ingest calls into this module
@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # core.ingest calls into this module
 
 logger = logging.getLogger(__name__)
 
-Grain = Literal["hour", "day"]
+Grain = Literal["hour", "day", "month"]
 #: The rollup cell's dimensions, in key order.
 DIMENSIONS = ("provider", "model", "team", "feature", "customer", "user_id", "environment",
               "service")  # fmt: skip
@@ -62,7 +62,11 @@ HIST_BUCKETS = len(LATENCY_EDGES_MS) + 1
 #: Latency sums are float8 (the span's ``duration_ms`` is): summed in another order they may
 #: differ in the last bits, so they are compared with this relative tolerance.
 LATENCY_REL_TOLERANCE = 1e-9
-TABLES: dict[Grain, Table] = {"hour": UsageHourly.__table__, "day": UsageDaily.__table__}  # type: ignore[dict-item]
+TABLES: dict[Grain, Table] = {
+    "hour": UsageHourly.__table__,  # type: ignore[dict-item]
+    "day": UsageDaily.__table__,  # type: ignore[dict-item]
+    "month": UsageMonthly.__table__,  # type: ignore[dict-item]
+}
 
 
 def latency_bucket(duration_ms: float) -> int:
@@ -103,6 +107,20 @@ def merge_hists(hists: Iterable[Sequence[int]]) -> list[int]:
 def floor_day(moment: datetime) -> datetime:
     moment = moment.astimezone(UTC)
     return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def floor_month(moment: datetime) -> datetime:
+    return floor_day(moment).replace(day=1)
+
+
+def next_month(moment: datetime) -> datetime:
+    """The first instant of the month after ``moment``'s (UTC)."""
+    first = floor_month(moment)
+    return (
+        first.replace(year=first.year + 1, month=1)
+        if first.month == 12
+        else first.replace(month=first.month + 1)
+    )
 
 
 def ceil_day(moment: datetime) -> datetime:
@@ -154,12 +172,18 @@ def rollup_rows(project_id: int, spans: Iterable[SpanRecord]) -> list[dict[str, 
 
 def daily_rows(hourly: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Fold hourly rows (or hourly deltas) into daily ones, in key order."""
+    return fold_rows(hourly, "day")
+
+
+def fold_rows(hourly: Iterable[dict[str, Any]], grain: Grain) -> list[dict[str, Any]]:
+    """Fold hourly rows (or deltas) into rows of a coarser ``grain``, in key order."""
+    floor = floor_day if grain == "day" else floor_month
     cells: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in hourly:
-        key = (floor_day(row["hour"]), *(row[d] for d in DIMENSIONS))
+        key = (floor(row["hour"]), *(row[d] for d in DIMENSIONS))
         cell = cells.get(key)
         if cell is None:
-            cell = cells[key] = _new_cell(row["project_id"], "day", key)
+            cell = cells[key] = _new_cell(row["project_id"], grain, key)
         for measure in (*COUNTS, "cost", "latency_ms_sum"):
             cell[measure] += row[measure]
         cell["latency_hist"] = merge_hists((cell["latency_hist"], row["latency_hist"]))
@@ -187,9 +211,11 @@ def add_to_rollups(session: Session, grain: Grain, rows: Sequence[dict[str, Any]
 
 
 def add_hourly_with_daily(session: Session, hourly: Sequence[dict[str, Any]]) -> None:
-    """Apply hourly rows (or deltas) to both tables, hourly first (a fixed lock order)."""
+    """Apply hourly rows (or deltas) to the hourly, daily and monthly tables, in that (fixed)
+    lock order."""
     add_to_rollups(session, "hour", hourly)
-    add_to_rollups(session, "day", daily_rows(hourly))
+    add_to_rollups(session, "day", fold_rows(hourly, "day"))
+    add_to_rollups(session, "month", fold_rows(hourly, "month"))
 
 
 def update_rollups(session: Session, project_id: int, spans: Sequence[SpanRecord]) -> None:
@@ -216,11 +242,35 @@ def _hist_aggregate() -> str:
     return f"ARRAY[{counts}]::bigint[]"
 
 
+def monthly_from_daily_sql() -> str:
+    """Monthly rows recomputed from the daily rows of ``[:start, :end)`` (whole months): the
+    monthly table is checked against the daily one, itself checked against the spans."""
+    sums = ", ".join(f"sum({m})::bigint AS {m}" for m in COUNTS)
+    return (
+        f"SELECT m.month, {', '.join('m.' + d for d in DIMENSIONS)}, "
+        + ", ".join(f"m.{m}" for m in COUNTS)
+        + ", m.cost, m.latency_ms_sum, coalesce(h.hist, '{}'::bigint[]) AS latency_hist FROM ("
+        f"SELECT date_trunc('month', day, 'UTC') AS month, {_DIM_LIST}, {sums}, "
+        "sum(cost)::numeric(22, 10) AS cost, sum(latency_ms_sum)::float8 AS latency_ms_sum "
+        "FROM usage_daily WHERE project_id = :project_id AND day >= :start AND day < :end "
+        f"GROUP BY 1, {_DIM_LIST}) m LEFT JOIN ("
+        f"SELECT month, {_DIM_LIST}, array_agg(n ORDER BY i) AS hist FROM ("
+        f"SELECT date_trunc('month', day, 'UTC') AS month, {_DIM_LIST}, i, sum(x)::bigint AS n "
+        "FROM usage_daily, unnest(latency_hist) WITH ORDINALITY AS u(x, i) "
+        "WHERE project_id = :project_id AND day >= :start AND day < :end "
+        f"GROUP BY 1, {_DIM_LIST}, i) q GROUP BY month, {_DIM_LIST}) h "
+        f"USING (month, {_DIM_LIST})"
+    )
+
+
 def expected_sql(grain: Grain) -> str:
-    """Rollup rows of ``grain`` recomputed from the spans starting in ``[:start, :end)``.
+    """Rollup rows of ``grain`` recomputed from the spans starting in ``[:start, :end)``
+    (months: from the daily rows, see :func:`monthly_from_daily_sql`).
 
     Binds ``:project_id``, ``:start``, ``:end`` and ``:edges`` (:data:`LATENCY_EDGES_MS`).
     """
+    if grain == "month":
+        return monthly_from_daily_sql()
     return (
         f"SELECT {grain}, {_DIM_LIST}, count(*)::bigint AS calls, "
         "count(*) FILTER (WHERE status = 'error')::bigint AS errors, "
@@ -251,14 +301,24 @@ def day_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return floor_day(start), ceil_day(end)
 
 
+def month_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """Whole UTC months covering ``[start, end)``."""
+    first = floor_month(start)
+    last = end if floor_month(end) == end.astimezone(UTC) else next_month(end)
+    return first, last
+
+
+def _window(grain: Grain, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    return month_window(start, end) if grain == "month" else day_window(start, end)
+
+
 def rebuild(session: Session, project_id: int, start: datetime, end: datetime) -> int:
     """Replace the rollups of the whole UTC days covering ``[start, end)`` with a recompute
     from raw spans, set-based (for backfills and benchmarks; concurrent ingest into the
     window must be stopped, unlike :func:`reconcile`). Returns the hourly rows written."""
-    start, end = day_window(start, end)
-    params = _params(project_id, start, end)
     written = 0
-    for grain, table in TABLES.items():
+    for grain, table in TABLES.items():  # months last: they are folded from the days
+        params = _params(project_id, *_window(grain, start, end))
         session.execute(
             text(
                 f"DELETE FROM {table.name} WHERE project_id = :project_id "
@@ -353,18 +413,18 @@ def _delta(project_id: int, grain: Grain, m: Mismatch) -> dict[str, Any]:
 def reconcile(
     session: Session, project_id: int, start: datetime, end: datetime, *, repair: bool = True
 ) -> ReconcileReport:
-    """Recompute the rollups of the UTC days covering ``[start, end)`` from raw spans, compare
-    them with the stored rows cell by cell, log every difference and (``repair``) fix it.
+    """Recompute the rollups of the UTC days covering ``[start, end)`` from raw spans (and the
+    months covering it from the days), compare them with the stored rows cell by cell, log
+    every difference and (``repair``) fix it.
 
     Counts, tokens, cost and the histogram must match exactly; latency sums within
     :data:`LATENCY_REL_TOLERANCE`. The comparison of a grain is one statement (one snapshot)
     and the repair is a delta (``stored += expected − stored``), so spans ingested
     concurrently are neither lost nor counted twice.
     """
-    start, end = day_window(start, end)
-    report = ReconcileReport(project_id, start, end)
-    params = _params(project_id, start, end)
-    for grain in ("hour", "day"):
+    report = ReconcileReport(project_id, *day_window(start, end))
+    for grain in TABLES:  # months last: they are checked against the repaired days
+        params = _params(project_id, *_window(grain, start, end))
         found: list[Mismatch] = []
         for row in session.execute(text(_compare_sql(grain)), params):
             report.cells_checked[grain] = int(row.checked)
@@ -423,6 +483,7 @@ __all__ = [
     "expected_sql",
     "latency_bucket",
     "merge_hists",
+    "month_window",
     "quantile_from_hist",
     "rebuild",
     "reconcile",

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from collector.deps import FactoryDep, Reader
 from core import cost_exports
 from core.cost_reports import CURRENCY, CostReport, Statement, chargeback, cost_report
-from core.costs import Granularity, uses_daily
+from core.costs import Granularity, source_table
 from core.errors import InvalidInputError
 
 router = APIRouter(prefix="/api/v1", tags=["costs"])
@@ -156,7 +156,7 @@ def costs(
         return _report_file(fmt, report)
     return CostReportOut(
         currency=CURRENCY, start=start, end=end, granularity=bucket, group_by=dims,
-        source="usage_daily" if uses_daily(start, end, bucket) else "usage_hourly",
+        source=source_table(start, end, bucket),
         total_cost=report.total_cost,
         total_calls=report.total_calls, unpriced_calls=report.unpriced_calls,
         columns=report.columns,

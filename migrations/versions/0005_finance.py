@@ -5,8 +5,8 @@ Revises: 0004
 Create Date: 2026-11-29 18:40:00
 
 ``usage_hourly`` gains a latency histogram (calls per log-spaced bucket, see
-``core.rollups.LATENCY_EDGES_MS``); ``usage_daily`` holds the same cells per UTC day. Both
-are backfilled from the stored spans here, with the edges written out (a migration must not
+``core.rollups.LATENCY_EDGES_MS``); ``usage_daily`` and ``usage_monthly`` hold the same cells
+per UTC day and month. All are backfilled from the stored spans here, with the edges written out (a migration must not
 depend on code that may change later).
 """
 
@@ -38,20 +38,20 @@ def _hist() -> str:
     return f"ARRAY[{counts}]::bigint[]"
 
 
-def _daily_backfill() -> str:
+def _backfill(table: str, grain: str) -> str:
     return (
-        "INSERT INTO usage_daily (project_id, day, " + _GROUP + ", calls, errors, input_tokens,"
+        f"INSERT INTO {table} (project_id, {grain}, " + _GROUP + ", calls, errors, input_tokens,"
         " output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost,"
         " unpriced_calls, latency_ms_sum, latency_hist) "
-        "SELECT project_id, day, " + _GROUP + ", count(*), count(*) FILTER (WHERE status = 'error'),"
+        f"SELECT project_id, {grain}, " + _GROUP + ", count(*), count(*) FILTER (WHERE status = 'error'),"
         " sum(coalesce(input_tokens, 0)), sum(coalesce(output_tokens, 0)),"
         " sum(coalesce(cache_read_tokens, 0)), sum(coalesce(cache_write_tokens, 0)),"
         " sum(coalesce(reasoning_tokens, 0)), coalesce(sum(cost), 0),"
         " count(*) FILTER (WHERE cost IS NULL), sum(duration_ms), " + _hist() + " "
-        "FROM (SELECT project_id, date_trunc('day', start_time, 'UTC') AS day, " + _DIMS + ","
+        f"FROM (SELECT project_id, date_trunc('{grain}', start_time, 'UTC') AS {grain}, " + _DIMS + ","
         " status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
         " reasoning_tokens, cost, duration_ms FROM spans WHERE kind IN ('llm', 'embedding')) s "
-        "GROUP BY project_id, day, " + _GROUP
+        f"GROUP BY project_id, {grain}, " + _GROUP
     )
 
 
@@ -95,6 +95,31 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_usage_daily_project_id_projects'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('project_id', 'day', 'provider', 'model', 'team', 'feature', 'customer', 'user_id', 'environment', 'service', name=op.f('pk_usage_daily'))
     )
+    op.create_table('usage_monthly',
+    sa.Column('project_id', sa.BigInteger(), nullable=False),
+    sa.Column('month', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('provider', sa.Text(), nullable=False),
+    sa.Column('model', sa.Text(), nullable=False),
+    sa.Column('team', sa.Text(), nullable=False),
+    sa.Column('feature', sa.Text(), nullable=False),
+    sa.Column('customer', sa.Text(), nullable=False),
+    sa.Column('user_id', sa.Text(), nullable=False),
+    sa.Column('environment', sa.Text(), nullable=False),
+    sa.Column('service', sa.Text(), nullable=False),
+    sa.Column('calls', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('errors', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('input_tokens', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('output_tokens', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('cache_read_tokens', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('cache_write_tokens', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('reasoning_tokens', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('cost', sa.Numeric(precision=22, scale=10), server_default='0', nullable=False),
+    sa.Column('unpriced_calls', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('latency_ms_sum', sa.Double(), server_default='0', nullable=False),
+    sa.Column('latency_hist', postgresql.ARRAY(sa.BigInteger()), server_default='{}', nullable=False),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_usage_monthly_project_id_projects'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('project_id', 'month', 'provider', 'model', 'team', 'feature', 'customer', 'user_id', 'environment', 'service', name=op.f('pk_usage_monthly'))
+    )
     op.create_table('repricing_jobs',
     sa.Column('project_id', sa.BigInteger(), nullable=False),
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -122,11 +147,13 @@ def upgrade() -> None:
     )
     op.create_index('ix_repricing_jobs_project_open', 'repricing_jobs', ['project_id', 'id'], unique=False, postgresql_where=sa.text("status IN ('queued', 'running')"))
     op.execute(_hourly_backfill())
-    op.execute(_daily_backfill())
+    op.execute(_backfill('usage_daily', 'day'))
+    op.execute(_backfill('usage_monthly', 'month'))
 
 
 def downgrade() -> None:
     op.drop_index('ix_repricing_jobs_project_open', table_name='repricing_jobs', postgresql_where=sa.text("status IN ('queued', 'running')"))
     op.drop_table('repricing_jobs')
+    op.drop_table('usage_monthly')
     op.drop_table('usage_daily')
     op.drop_column('usage_hourly', 'latency_hist')

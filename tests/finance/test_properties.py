@@ -19,7 +19,7 @@ from core.cost_reports import chargeback
 from core.costs import Granularity, cost_series
 from core.ingest import SpanRecord, store_spans
 from core.models import Span, UsageHourly
-from core.models_finance import UsageDaily
+from core.models_finance import UsageDaily, UsageMonthly
 from core.prices import PriceOverrideIn, create_override
 from tests.finance.spans import MODELS, T0, span_cost, span_sets
 
@@ -116,7 +116,7 @@ def test_report_totals_equal_span_costs_through_duplicates_repricing_and_reconci
         assert _reported(session, project_id) == reported
 
     with session_factory.begin() as session:  # tamper with one hourly and one daily cell
-        for table in (UsageHourly, UsageDaily):
+        for table in (UsageHourly, UsageDaily, UsageMonthly):
             cells = session.scalars(select(table).where(table.project_id == project_id)).all()
             if cells:
                 cell: Any = cells[tamper % len(cells)]

@@ -12,7 +12,7 @@ from core import rollups
 from core.costs import cost_series
 from core.ingest import store_spans
 from core.models import Project, UsageHourly
-from core.models_finance import UsageDaily
+from core.models_finance import UsageDaily, UsageMonthly
 from tests.finance.spans import T0, llm
 
 
@@ -139,3 +139,32 @@ def test_quantiles_from_the_histogram_are_close_to_the_true_ones() -> None:
     assert estimate is not None
     assert abs(estimate - true_p95) / true_p95 < 0.13
     assert rollups.quantile_from_hist(rollups.empty_hist(), 0.5) is None
+
+
+def test_monthly_rows_fold_the_days_and_are_reconciled_against_them(
+    session_factory: sessionmaker[Session], project: Project
+) -> None:
+    spans = [llm(n, start_time=T0 + timedelta(hours=3 * n)) for n in range(12)]  # Oct → Nov
+    _store(session_factory, project, spans)
+    with session_factory() as session:
+        months = {m.month.month: m for m in session.scalars(select(UsageMonthly))}
+    assert {k: (m.calls, sum(m.latency_hist)) for k, m in months.items()} == {
+        10: (10, 10),
+        11: (2, 2),
+    }
+    with session_factory.begin() as session:
+        session.execute(update(UsageMonthly).values(cost=0, latency_hist=[]))
+    with session_factory.begin() as session:
+        report = rollups.reconcile(session, project.id, T0, T0 + timedelta(hours=1))
+    assert [m.grain for m in report.mismatches] == ["month"]  # Oct 30 only touches October
+    assert report.cells_checked["month"] == 1
+    with session_factory.begin() as session:
+        report = rollups.reconcile(session, project.id, T0, T0 + timedelta(days=2))
+    assert [m.grain for m in report.mismatches] == ["month"]
+    with session_factory() as session:
+        total = sum((m.cost for m in session.scalars(select(UsageMonthly))), Decimal(0))
+        assert total == Decimal("0.0045") * 12
+        rows = cost_series(session, project.id, T0.replace(day=1, hour=0),
+                           T0.replace(month=12, day=1, hour=0), "month", ["team"])  # fmt: skip
+    assert [(r.bucket_start.month if r.bucket_start else 0, r.calls) for r in rows] == [
+        (10, 10), (11, 2)]  # fmt: skip
