@@ -274,14 +274,17 @@ def bench_reports(settings: Settings, project_id: int, repeat: int) -> dict[str,
 
 
 def bench_repricing(settings: Settings, project_id: int, target: int, total: int) -> dict[str, Any]:
-    """An override on gpt-4o effective from the point that leaves ~``target`` candidates."""
+    """An override effective from the point that leaves ~``target`` candidate spans: on gpt-4o
+    when it has that many, else on every model (``*``)."""
     engine = make_engine(settings)
     factory = make_session_factory(engine)
-    share = next(m[2] for m in MODELS if m[1] == "gpt-4o") / 100 * 0.97  # computed gpt-4o
-    fraction = min(target / (total * share), 1.0)
+    pattern, share = "gpt-4o", next(m[2] for m in MODELS if m[1] == "gpt-4o") / 100
+    if target > total * share * 0.97:
+        pattern, share = "*", 1.0
+    fraction = min(target / (total * share * 0.97), 1.0)  # 3 % of costs are reported
     since = MONTH_END - (MONTH_END - MONTH_START) * fraction
     data = PriceOverrideIn(
-        model_pattern="gpt-4o",
+        model_pattern=pattern,
         effective_from=since,
         input_per_mtok=Decimal("2"),
         output_per_mtok=Decimal("8"),
