@@ -13,9 +13,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy import stats
+
+
+def _scipy_stats() -> Any:
+    """scipy.stats, imported on first use: it takes seconds to import, and the collector
+    imports this module at start-up for routes that may never be called."""
+    from scipy import stats
+
+    return stats
+
 
 #: Added to every bin's share before a log ratio, so an empty bin has a finite PSI term.
 PSI_EPSILON = 1e-4
@@ -61,7 +70,7 @@ def ks_binned(baseline: Sequence[float], recent: Sequence[float]) -> tuple[float
     gap = np.abs(np.cumsum(shares(baseline)) - np.cumsum(shares(recent)))
     d = float(np.max(gap)) if len(gap) else 0.0
     effective = math.sqrt(n * m / (n + m))
-    return d, float(stats.kstwobign.sf(d * effective))
+    return d, float(_scipy_stats().kstwobign.sf(d * effective))
 
 
 def cohen_h(p1: float, p2: float) -> float:
@@ -78,7 +87,7 @@ def two_proportion(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
         return 0.0, 1.0
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     z = (x2 / n2 - x1 / n1) / se
-    return z, float(2 * stats.norm.sf(abs(z)))
+    return z, float(2 * _scipy_stats().norm.sf(abs(z)))
 
 
 def js_divergence(p: Sequence[float], q: Sequence[float]) -> float:
@@ -110,7 +119,7 @@ def category_test(baseline: Mapping[str, float], recent: Mapping[str, float]) ->
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2:
         return TestResult("chi2", 0.0, 1.0, "js", 0.0)
-    statistic, p_value, _, _ = stats.chi2_contingency(table, correction=False)
+    statistic, p_value, _, _ = _scipy_stats().chi2_contingency(table, correction=False)
     return TestResult("chi2", float(statistic), float(p_value), "js", js_divergence(b, r))
 
 
@@ -144,7 +153,7 @@ def vocabulary_test(
         return TestResult("g_test", 0.0, 1.0, "js", 0.0)
     g_halves, df_halves = g_statistic(*halves)
     dispersion = max(1.0, g_halves / df_halves) if df_halves else 1.0
-    p_value = float(stats.chi2.sf(g / dispersion, df))
+    p_value = float(_scipy_stats().chi2.sf(g / dispersion, df))
     b, r = aligned(baseline, recent)
     return TestResult("g_test", g / dispersion, p_value, "js", js_divergence(b, r))
 

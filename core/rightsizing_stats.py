@@ -18,8 +18,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from scipy import stats
+
+def _scipy_stats() -> Any:
+    """scipy.stats, imported on first use: it takes seconds to import, and the collector
+    imports this module at start-up for routes that may never be called."""
+    from scipy import stats
+
+    return stats
+
 
 ALPHA = 0.05
 
@@ -52,14 +60,14 @@ def confidence_interval(sample: Sample, level: float = 0.95) -> Interval | None:
     if sample.n == 0:
         return None
     if sample.binary:
-        z = float(stats.norm.ppf(0.5 + level / 2))
+        z = float(_scipy_stats().norm.ppf(0.5 + level / 2))
         p, n = sample.mean, sample.n
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
         return Interval(max(0.0, centre - half), min(1.0, centre + half))
     if sample.n == 1:
         return Interval(sample.mean, sample.mean)
-    t = float(stats.t.ppf(0.5 + level / 2, sample.n - 1))
+    t = float(_scipy_stats().t.ppf(0.5 + level / 2, sample.n - 1))
     half = t * math.sqrt(sample.variance / sample.n)
     return Interval(sample.mean - half, sample.mean + half)
 
@@ -88,8 +96,8 @@ def non_inferiority(
         se = math.sqrt(p_c * (1 - p_c) / (candidate.n + 2) + p_b * (1 - p_b) / (current.n + 2))
         diff = p_c - p_b
         z = (diff + margin) / se
-        p_value = float(stats.norm.sf(z))
-        lower = diff - float(stats.norm.ppf(1 - alpha)) * se
+        p_value = float(_scipy_stats().norm.sf(z))
+        lower = diff - float(_scipy_stats().norm.ppf(1 - alpha)) * se
         return NonInferiority("agresti-caffo", diff, lower, p_value, margin, p_value < alpha)
     diff = candidate.mean - current.mean
     a, b = candidate.variance / candidate.n, current.variance / current.n
@@ -98,8 +106,8 @@ def non_inferiority(
         ok = diff > -margin
         return NonInferiority("welch", diff, diff, 0.0 if ok else 1.0, margin, ok)
     df = (a + b) ** 2 / (a * a / (candidate.n - 1) + b * b / (current.n - 1))
-    p_value = float(stats.t.sf((diff + margin) / se, df))
-    lower = diff - float(stats.t.ppf(1 - alpha, df)) * se
+    p_value = float(_scipy_stats().t.sf((diff + margin) / se, df))
+    lower = diff - float(_scipy_stats().t.ppf(1 - alpha, df)) * se
     return NonInferiority("welch", diff, lower, p_value, margin, p_value < alpha)
 
 
@@ -115,8 +123,8 @@ def paired_non_inferiority(
     if se == 0.0:
         ok = sample.mean > -margin
         return NonInferiority("paired-t", sample.mean, sample.mean, 0.0 if ok else 1.0, margin, ok)
-    p_value = float(stats.t.sf((sample.mean + margin) / se, n - 1))
-    lower = sample.mean - float(stats.t.ppf(1 - alpha, n - 1)) * se
+    p_value = float(_scipy_stats().t.sf((sample.mean + margin) / se, n - 1))
+    lower = sample.mean - float(_scipy_stats().t.ppf(1 - alpha, n - 1)) * se
     return NonInferiority("paired-t", sample.mean, lower, p_value, margin, p_value < alpha)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.ingest import SpanRecord, store_spans
@@ -94,3 +94,19 @@ def test_a_ten_thousand_span_batch_is_stored_in_one_call(
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Trace)) == 2_500
         assert session.scalar(select(func.sum(UsageHourly.calls))) == 10_000
+
+
+def test_content_joins_of_ten_thousand_traces_take_a_bounded_number_of_locks(
+    session_factory: sessionmaker[Session], project: Project
+) -> None:
+    from core.pending_logs import LOCK_STRIPES, lock_traces
+
+    with session_factory.begin() as session:
+        lock_traces(session, project.id, (f"{i:032x}" for i in range(10_000)))
+        held = session.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                " AND pid = pg_backend_pid()"
+            )
+        ).scalar_one()
+    assert 0 < held <= LOCK_STRIPES
