@@ -70,7 +70,7 @@ def collector_server(
             return False
 
     try:
-        wait_until(ready, 30, "the collector to start")
+        wait_until(ready, 120, "the collector to start")  # slow to import on a busy machine
         yield base, process
     finally:
         stop(process)

@@ -6,28 +6,19 @@ A stored script in a prompt must not run in a real browser either: any dialog fa
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import keys
 from core.ingest import store_spans
+from tests.browser import browser_page, capture, dashboard_server
 from tests.dashboard.demo import RAG_TRACE, failed_trace, seed_demo
-from tests.processes import ROOT, service_env, stop, wait_until
-from tests.services import free_port
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts"
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"]  # fmt: skip
 PAGES = {
     "overview": "/?project=default",
     "traces": "/traces?project=default&range=30d",
@@ -51,48 +42,11 @@ def seeded(session_factory: sessionmaker[Session]) -> None:
 
 @pytest.fixture
 def dashboard(database_url: str, seeded: None) -> Iterator[str]:
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-               "--server.address", "127.0.0.1", "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]  # fmt: skip
-    process = subprocess.Popen(command, env=service_env(database_url), cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        assert process.poll() is None, f"streamlit exited with {process.returncode}"
-        try:
-            return httpx.get(base + "/_stcore/health", timeout=1).text == "ok"
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(healthy, 60, "the dashboard to be healthy")
+    with dashboard_server(database_url) as base:
         yield base
-    finally:
-        stop(process)
 
 
 def test_pages_render_in_chromium_and_are_saved_as_png(dashboard: str) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    dialogs: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 1100})
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    with browser_page() as page:
         for name, path in PAGES.items():
-            page.goto(dashboard + path, wait_until="domcontentloaded")
-            page.wait_for_selector("h1", timeout=60_000)
-            page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached",
-                                   timeout=60_000)  # fmt: skip
-            page.wait_for_timeout(1_500)  # charts finish their first draw
-            assert page.locator('[data-testid="stException"]').count() == 0, name
-            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        browser.close()
-    assert dialogs == []
-    for name in PAGES:
-        assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000
+            capture(page, dashboard + path, name)

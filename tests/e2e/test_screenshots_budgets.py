@@ -3,27 +3,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import keys
+from tests.browser import browser_page, capture, dashboard_server
 from tests.governance.conftest import make_budget, spend
-from tests.processes import ROOT, service_env, stop, wait_until
-from tests.services import free_port
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts"
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"]  # fmt: skip
 #: Spend per weekday (Monday first): busy weekdays, quiet weekends.
 WEEKDAY_SPEND = [Decimal(v) for v in ("14", "16", "15", "17", "13", "4", "3")]
 
@@ -51,45 +42,12 @@ def seeded(session_factory: sessionmaker[Session]) -> None:
 
 @pytest.fixture
 def dashboard(database_url: str, seeded: None) -> Iterator[str]:
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-               "--server.address", "127.0.0.1", "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]  # fmt: skip
-    process = subprocess.Popen(command, env=service_env(database_url), cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        assert process.poll() is None, f"streamlit exited with {process.returncode}"
-        try:
-            return httpx.get(base + "/_stcore/health", timeout=1).text == "ok"
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(healthy, 90, "the dashboard to be healthy")
+    with dashboard_server(database_url) as base:
         yield base
-    finally:
-        stop(process)
 
 
 def test_budgets_page_renders_in_chromium(dashboard: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM.exists(), "Debian chromium is needed for screenshots"
-    ARTIFACTS.mkdir(exist_ok=True)
-    target = ARTIFACTS / "budgets.png"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 1100})
-        page.goto(dashboard + "/budgets?project=default", wait_until="domcontentloaded")
-        page.wait_for_selector("h1", timeout=90_000)
-        page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached",
-                               timeout=90_000)  # fmt: skip
-        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-        page.wait_for_timeout(2_000)  # the chart finishes its first draw
-        assert page.locator('[data-testid="stException"]').count() == 0
+    with browser_page() as page:
+        capture(page, dashboard + "/budgets?project=default", "budgets",
+                selectors=[".js-plotly-plot"], settle_ms=2_000, min_bytes=20_000)  # fmt: skip
         assert page.locator("h1").first.inner_text() == "Budgets"
-        page.screenshot(path=str(target), full_page=True)
-        browser.close()
-    assert target.stat().st_size > 20_000

@@ -5,12 +5,9 @@ PNGs go to ``test-artifacts/``; a stored script in a prompt must not run (no dia
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,11 +16,9 @@ from core.drift_job import run_drift
 from core.ingest import SpanRecord, store_spans
 from core.models import Score
 from core.timeutil import floor_hour
+from tests.browser import browser_page, capture, dashboard_server
 from tests.dashboard.demo import seed_demo
 from tests.drift.synthetic import Shift, Traffic
-from tests.e2e.test_screenshots import ARTIFACTS, BROWSER_ARGS, CHROMIUM
-from tests.processes import ROOT, service_env, stop, wait_until
-from tests.services import free_port
 
 pytestmark = pytest.mark.e2e
 PAGES = {"quality": "/quality?project=default", "drift": "/drift?project=default"}
@@ -68,56 +63,15 @@ def seeded(session_factory: sessionmaker[Session]) -> None:
 
 @pytest.fixture
 def dashboard(database_url: str, seeded: None) -> Iterator[str]:
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-               "--server.address", "127.0.0.1", "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]  # fmt: skip
-    process = subprocess.Popen(command, env=service_env(database_url), cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        assert process.poll() is None, f"streamlit exited with {process.returncode}"
-        try:
-            return httpx.get(base + "/_stcore/health", timeout=1).text == "ok"
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(healthy, 120, "the dashboard to be healthy")
+    with dashboard_server(database_url) as base:
         yield base
-    finally:
-        stop(process)
 
 
 def test_quality_and_drift_render_in_chromium_and_are_saved_as_png(dashboard: str) -> None:
-    assert CHROMIUM.exists(), "Debian chromium is needed for the screenshots"
-    from playwright.sync_api import Dialog, sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    dialogs: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 2600})  # the whole page
-
-        def refuse(dialog: Dialog) -> None:
-            dialogs.append(dialog.message)
-            dialog.dismiss()
-
-        page.on("dialog", refuse)
+    with browser_page(2600) as page:  # tall enough for the whole page
         for name, path in PAGES.items():
-            page.goto(dashboard + path, wait_until="domcontentloaded")
-            page.wait_for_selector("h1", timeout=90_000)
-            page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached",
-                                   timeout=90_000)  # fmt: skip
             # Charts and tables draw after the script ends; a busy machine takes a while.
-            page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2",
-                                   timeout=90_000)  # fmt: skip
-            page.wait_for_selector('[data-testid="stDataFrame"] canvas', timeout=90_000)
-            page.wait_for_timeout(3_000)
-            assert page.locator('[data-testid="stException"]').count() == 0, name
-            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        browser.close()
-    assert dialogs == []
-    for name in PAGES:
-        assert (ARTIFACTS / f"{name}.png").stat().st_size > 30_000
+            capture(page, dashboard + path, name,
+                    selectors=['[data-testid="stDataFrame"] canvas'],
+                    condition="document.querySelectorAll('.js-plotly-plot').length >= 2",
+                    settle_ms=3_000, min_bytes=30_000)  # fmt: skip
