@@ -15,6 +15,7 @@ trap 'rm -rf "$WORK"' EXIT
 
 MODULES=(
     test_budget.py
+    test_deferred_attributes.py
     test_export.py
     test_exit.py
     test_hostile.py
@@ -25,12 +26,12 @@ MODULES=(
 )
 
 "$PYTHON" -m venv "$WORK/venv"
-"$WORK/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$ROOT/sdk" pytest
+"$WORK/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$ROOT/sdk" pytest opentelemetry-proto  # the stub collector decodes OTLP
 
 mkdir -p "$WORK/tree/tests/sdk"
 touch "$WORK/tree/tests/__init__.py"
 cp "$ROOT/tests/sdk/__init__.py" "$ROOT/tests/sdk/conftest.py" "$ROOT/tests/sdk/receiver.py" \
-    "$WORK/tree/tests/sdk/"
+    "$ROOT/tests/sdk/providers.py" "$WORK/tree/tests/sdk/"
 for module in "${MODULES[@]}"; do
     cp "$ROOT/tests/sdk/$module" "$WORK/tree/tests/sdk/"
 done
