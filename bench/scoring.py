@@ -10,9 +10,9 @@
    Spans per second counts every claimed span (the figure the goal is stated in); LLM spans
    per second (the ones the scorers read) is shown beside it.
 2. Lag: the real collector (uvicorn) and one real Celery worker (prefork, concurrency 1, beat
-   embedded, Redis broker), OTLP sent at a fixed rate; the lag of each span is its
-   ``scored_at - ingested_at`` read from Postgres, and the worker's own lag histogram is
-   scraped from its /metrics endpoint.
+   embedded, Redis broker), OTLP sent at a fixed rate; the lag of each span is its first
+   score's ``created_at - ingested_at`` read from Postgres, and the worker's own lag
+   histogram is scraped from its /metrics endpoint.
 """
 
 from __future__ import annotations

@@ -165,16 +165,9 @@ class Span(Base):
     ingested_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
-    scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         Index("ix_spans_project_start", "project_id", text("start_time DESC")),
-        Index(
-            "ix_spans_project_unscored",
-            "project_id",
-            "ingested_at",
-            postgresql_where=text("scored_at IS NULL"),
-        ),
         # Search and filters of the read API (migration 0003): trigram GIN led by the project
         # (btree_gin), and (project, value, trace) for the span attributes the trace list filters.
         *(

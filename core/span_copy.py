@@ -26,7 +26,7 @@ from core.models import Span
 
 STAGE = "span_stage"
 #: Columns the server fills in (defaults at insert time), never staged.
-SERVER_COLUMNS = frozenset({"ingested_at", "scored_at"})
+SERVER_COLUMNS = frozenset({"ingested_at"})
 #: Used by the SQL below; the column list is derived from the model, never from input.
 _KEY = ("project_id", "trace_id", "span_id")
 #: JSONB parses what it is sent, so spaces after separators are bytes for nothing; the values
