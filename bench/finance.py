@@ -244,6 +244,9 @@ def bench_reports(settings: Settings, project_id: int, repeat: int) -> dict[str,
         results["daily rows"] = conn.execute(
             text("SELECT count(*) FROM usage_daily WHERE project_id = :p"), {"p": project_id}
         ).scalar()
+        results["monthly rows"] = conn.execute(
+            text("SELECT count(*) FROM usage_monthly WHERE project_id = :p"), {"p": project_id}
+        ).scalar()
         results["hourly rows"] = conn.execute(
             text("SELECT count(*) FROM usage_hourly WHERE project_id = :p"), {"p": project_id}
         ).scalar()
