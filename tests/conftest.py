@@ -7,14 +7,17 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from streamlit.testing.v1 import AppTest
 
 from core import keys
 from core.db import make_engine, make_session_factory
 from core.migrate import upgrade
 from core.models import Project
-from core.settings import Settings
+from core.settings import Settings, get_settings
+from tests.pages import APP
 from tests.services import drop_database, missing_service, scratch_database, url_for
 
 PEPPER = "test-pepper"
@@ -80,3 +83,25 @@ def _collect_garbage_after_each_test() -> Iterator[None]:
     import gc
 
     gc.collect()
+
+
+@pytest.fixture
+def dashboard_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[None]:
+    """Point the dashboard at this test's database; release its cached engine afterwards."""
+    monkeypatch.setenv("TOKENTRAIL_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield
+    st.cache_resource.clear()  # disposes the engine (on_release) before the database is dropped
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def default_project(session_factory: sessionmaker[Session]) -> int:
+    with session_factory.begin() as session:
+        return keys.ensure_project(session)[0].id
+
+
+@pytest.fixture
+def app(dashboard_env: None) -> AppTest:
+    """The whole dashboard under AppTest (a page run may take a while on a busy machine)."""
+    return AppTest.from_file(str(APP), default_timeout=60)

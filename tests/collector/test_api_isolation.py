@@ -169,9 +169,22 @@ def _b_finance(then: Callable[[World, int], Any]) -> Request:
     def request(w: World) -> Any:
         day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         with w.factory.begin() as session:
-            session.add(UsageDaily(project_id=w.b_project, day=day, provider="", model=MARK,
-                                   team=MARK, feature="", customer=MARK, user_id="",
-                                   environment="", service="", calls=1, cost=Decimal(1)))
+            session.add(
+                UsageDaily(
+                    project_id=w.b_project,
+                    day=day,
+                    provider="",
+                    model=MARK,
+                    team=MARK,
+                    feature="",
+                    customer=MARK,
+                    user_id="",
+                    environment="",
+                    service="",
+                    calls=1,
+                    cost=Decimal(1),
+                )
+            )
             job = RepricingJob(project_id=w.b_project, range_start=day, models=[MARK],
                                reason=MARK)  # fmt: skip
             session.add(job)

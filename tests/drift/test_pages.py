@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
@@ -17,23 +14,12 @@ from core.drift_job import list_baselines, run_drift
 from core.ingest import store_spans
 from core.models import Score
 from core.review import REVIEW_SCORE
-from core.settings import get_settings
 from tests.dashboard.demo import RAG_TRACE, XSS, seed_demo
 from tests.drift.conftest import RECENT_END
 from tests.drift.synthetic import Shift, Traffic
 
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PASSWORD = "a-long-password"
 LLM_SPAN = "c" * 16
-
-
-@pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[AppTest]:
-    monkeypatch.setenv("TOKENTRAIL_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    yield AppTest.from_file(str(APP), default_timeout=60)
-    st.cache_resource.clear()
-    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
@@ -18,12 +15,18 @@ from core import keys, repricing, users
 from core.ingest import store_spans
 from core.models import PriceOverride, Span
 from core.models_finance import RepricingJob
-from core.settings import get_settings
 from tests.finance.spans import T0, llm
+from tests.pages import APP
+from tests.pages import open_page as page
 
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PASSWORD = "a-long-password"
 XSS = "<script>alert(1)</script>**bold**"
+
+
+@pytest.fixture
+def app(dashboard_env: None) -> AppTest:
+    """The dashboard (this directory's conftest names the finance API's FastAPI app ``app``)."""
+    return AppTest.from_file(str(APP), default_timeout=60)
 
 
 @pytest.fixture
@@ -35,22 +38,6 @@ def project_id(session_factory: sessionmaker[Session]) -> int:
                      cost=Decimal("0.25") * (n + 1)) for n in range(6)]  # fmt: skip
         store_spans(session, pid, spans)
         return pid
-
-
-@pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[AppTest]:
-    monkeypatch.setenv("TOKENTRAIL_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    yield AppTest.from_file(str(APP), default_timeout=60)
-    st.cache_resource.clear()
-    get_settings.cache_clear()
-
-
-def page(app: AppTest, name: str) -> AppTest:
-    app.run()
-    app.switch_page(f"views/{name}.py").run()
-    assert not app.exception, app.exception
-    return app
 
 
 def frame(app: AppTest, column: str) -> pd.DataFrame:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
@@ -15,10 +12,9 @@ from streamlit.testing.v1 import AppTest
 from core import keys, users
 from core.alerts import raise_alert
 from core.models_governance import Alert, Budget, Webhook
-from core.settings import get_settings
 from tests.governance.conftest import make_budget, spend
+from tests.pages import open_page as page
 
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PASSWORD = "a-long-password"
 XSS = "<script>alert(1)</script>**bold**"
 
@@ -27,22 +23,6 @@ XSS = "<script>alert(1)</script>**bold**"
 def project_id(session_factory: sessionmaker[Session]) -> int:
     with session_factory.begin() as session:
         return keys.ensure_project(session)[0].id
-
-
-@pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[AppTest]:
-    monkeypatch.setenv("TOKENTRAIL_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    yield AppTest.from_file(str(APP), default_timeout=60)
-    st.cache_resource.clear()
-    get_settings.cache_clear()
-
-
-def page(app: AppTest, name: str) -> AppTest:
-    app.run()
-    app.switch_page(f"views/{name}.py").run()
-    assert not app.exception, app.exception
-    return app
 
 
 def sign_in_as(app: AppTest, factory: sessionmaker[Session], role: str) -> AppTest:

@@ -17,7 +17,6 @@ from core import keys
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
 from tests.conftest import PEPPER
-from tests.dashboard.conftest import app, dashboard_env, default_project  # noqa: F401 - fixtures
 from tests.services import create_database, drop_database, free_port, scratch_database, url_for
 
 DEMO_DAYS = 30
