@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from core import anomalies, budgets, spend_report
+from core import anomalies, budgets, rightsizing, spend_report
 from core.budget_state import BudgetStatus, compute_status
 from core.forecast import Forecast, forecast_month
 from core.models_governance import Alert
@@ -45,6 +45,12 @@ def budget_statuses(project_id: int, now: datetime) -> list[BudgetStatus]:
     with read_session() as session:
         return [compute_status(session, b, now)[0]
                 for b in budgets.list_budgets(session, project_id) if b.enabled]  # fmt: skip
+
+
+def savings_available(project_id: int, now: datetime) -> Decimal | None:
+    """Monthly savings of the Models page's recommendations (None when there are none)."""
+    with read_session() as session:
+        return rightsizing.savings_available(session, project_id, now=now)
 
 
 def totals(project_id: int, start: date, end: date) -> Totals:

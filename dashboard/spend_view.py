@@ -189,6 +189,11 @@ def render_headline(project_id: int, now: datetime) -> None:
                f"{f.history_days} days of history) learns the weekly pattern and the recent "
                "level and trend; the band holds the month's total with 80 % probability."
                )  # fmt: skip
+    savings = data_spend.savings_available(project_id, now)
+    if savings is not None:
+        st.page_link("views/models.py", icon=":material/savings:",
+                     label=f"Savings available: {_money(savings)} a month by moving tasks to "
+                     "cheaper models of the same measured quality (see Models)")  # fmt: skip
     st.subheader(f"{f.period_start:%B %Y}: spent and forecast")
     limits = [(s.name, s.limit_usd) for s in monthly]
     st.plotly_chart(forecast_figure(f, limits), key="spend_forecast")

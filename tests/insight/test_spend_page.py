@@ -56,6 +56,7 @@ def test_spend_shows_month_to_date_forecast_breakdowns_and_the_anomaly(
     assert set(shown) >= {"Month to date", "Forecast, month end", "Monthly budget",
                           "Calls this month"}  # fmt: skip
     assert shown["Monthly budget"] == "–"
+    assert not [link for link in at.get("page_link") if "Savings" in link.proto.label]
     assert len(at.get("plotly_chart")) == 3  # forecast, stacked daily, cost per 1k calls
     shown_tables = tables(at)
     assert set(shown_tables["spend_units"]["feature"]) == {"search", "summary", "drafts"}

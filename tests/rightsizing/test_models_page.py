@@ -104,3 +104,14 @@ def test_without_traffic_the_page_says_what_to_do(app: AppTest, default_project:
     assert {m.label: m.value for m in at.metric}["Savings available"] == "$0.00 / month"
     assert "No LLM calls with a task in this window" in at.info[0].value
     assert "No experiments yet." in [c.value for c in at.caption]
+
+
+def test_the_spend_page_says_what_right_sizing_would_save(
+    app: AppTest, session_factory: sessionmaker[Session], default_project: int
+) -> None:
+    _seed(session_factory, default_project)
+    app.run()
+    at = app.switch_page("views/spend.py").run()
+    assert not at.exception, at.exception
+    labels = [link.proto.label for link in at.get("page_link")]
+    assert any(label.startswith("Savings available: $3.51 a month") for label in labels), labels
