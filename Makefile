@@ -25,7 +25,7 @@ lint: install
 	$(BIN)/lint-imports
 
 test: lint test-sdk-isolated
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider -q
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider -q --durations=25
 
 # The SDK alone (plus pytest) in a fresh venv: proves it needs nothing from the server.
 test-sdk-isolated:

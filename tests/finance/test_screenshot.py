@@ -5,23 +5,18 @@ models, unattributed calls, a month of traffic) in headless Chromium:
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import keys
 from core.cost_reports import chargeback
 from core.ingest import store_spans
-from tests.e2e.test_screenshots import ARTIFACTS, BROWSER_ARGS, CHROMIUM
+from tests.browser import browser_page, capture, dashboard_server
 from tests.finance.spans import llm
-from tests.processes import ROOT, service_env, stop, wait_until
-from tests.services import free_port
 
 pytestmark = pytest.mark.e2e
 TEAMS = ("search", "support", "growth", None)
@@ -58,60 +53,20 @@ def month(session_factory: sessionmaker[Session]) -> str:
 
 @pytest.fixture
 def dashboard(database_url: str, month: str) -> Iterator[str]:
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-               "--server.address", "127.0.0.1", "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]  # fmt: skip
-    process = subprocess.Popen(command, env=service_env(database_url), cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        assert process.poll() is None, f"streamlit exited with {process.returncode}"
-        try:
-            return httpx.get(base + "/_stcore/health", timeout=1).text == "ok"
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(healthy, 90, "the dashboard to be healthy")
+    with dashboard_server(database_url) as base:
         yield base
-    finally:
-        stop(process)
 
 
 def test_chargeback_renders_in_chromium(
     dashboard: str, month: str, session_factory: sessionmaker[Session]
 ) -> None:
-    from playwright.sync_api import Dialog, sync_playwright
-
-    assert CHROMIUM.exists(), "Debian chromium is needed for the screenshot"
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / "chargeback.png"
-    dialogs: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 2000})
-
-        def refuse(dialog: Dialog) -> None:
-            dialogs.append(dialog.message)
-            dialog.dismiss()
-
-        page.on("dialog", refuse)
-        page.goto(dashboard + "/chargeback?project=default", wait_until="domcontentloaded")
-        page.wait_for_selector("h1", timeout=90_000)
-        page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached",
-                               timeout=90_000)  # fmt: skip
-        page.wait_for_selector("text=Download Parquet", timeout=90_000)
-        page.wait_for_timeout(2_500)  # the chart finishes its first draw
-        assert page.locator('[data-testid="stException"]').count() == 0
+    with browser_page(2000) as page:
+        capture(page, dashboard + "/chargeback?project=default", "chargeback",
+                selectors=["text=Download Parquet"], settle_ms=2_500,
+                min_bytes=30_000)  # fmt: skip
         text = page.inner_text("body")
-        page.screenshot(path=str(path), full_page=True)
-        browser.close()
-    assert dialogs == []
     with session_factory() as session:
         project_id = keys.ensure_project(session)[0].id
         total = chargeback(session, project_id, month, "team").total
     assert f"${total:,.2f}" in text
     assert "Download Excel (XLSX)" in text
-    assert path.stat().st_size > 30_000
