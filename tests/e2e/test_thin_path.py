@@ -72,7 +72,8 @@ def test_sdk_span_is_stored_priced_scored_and_shown(
         assert run.stdout.strip() == "Paris is the capital."
 
         wait_until(lambda: _llm_span(session_factory) is not None, 30, "the LLM span in Postgres")
-        wait_until(lambda: len(_scores(session_factory)) == 2, 60, "the worker's scores")
+        wait_until(lambda: {"complete_output", "no_refusal"} <= _scores(session_factory).keys(),
+                   60, "the worker's scores")  # fmt: skip
 
     span = _llm_span(session_factory)
     assert span is not None
@@ -88,7 +89,9 @@ def test_sdk_span_is_stored_priced_scored_and_shown(
     expected = (1000 * Decimal("0.15") + 200 * Decimal("0.075") + 50 * Decimal("0.60")) / 10**6
     assert span.cost == expected
     assert span.cost_source == "computed"
-    assert _scores(session_factory) == {"complete_output": 1.0, "no_refusal": 1.0}
+    scores = _scores(session_factory)
+    assert scores["complete_output"] == scores["no_refusal"] == 1.0  # a full, helpful answer
+    assert all(value is not None and 0.0 <= value <= 1.0 for value in scores.values())
 
     monkeypatch.setenv("TOKENTRAIL_DATABASE_URL", database_url)
     page = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=30)
