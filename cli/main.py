@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import logging
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -321,6 +323,24 @@ def demo_command(
         api_key = with_session(data_dir, _demo_key)
     sent = run_demo(endpoint, api_key, days=days, seed=seed)
     click.echo(f"sent {sent} demo traces to {endpoint}")
+    if load_settings(data_dir).database_url:  # beside the database (`tokentrail up --demo`)
+        with_session(data_dir, functools.partial(_analyse_demo, api_key))
+
+
+def _analyse_demo(api_key: str, session: Any, settings: Settings) -> None:
+    """Scan the demo for spend anomalies and run drift once now, so the Spend, Alerts and Drift
+    pages show the demo's spike and model change at once (the worker's schedules first run
+    them 15 and 60 minutes after start)."""
+    from core import anomalies
+    from core.drift_job import run_drift
+
+    principal = keys_api.authenticate(session, api_key, settings.key_pepper.get_secret_value())
+    if principal is None:
+        return
+    now = datetime.now(UTC)
+    found = anomalies.scan_project(session, principal.project_id, now=now)
+    run_drift(session, principal.project_id, as_of=now)
+    click.echo(f"demo analysed: {len(found)} spend anomalies, drift run stored")
 
 
 def _demo_key(session: Any, settings: Settings) -> str:
