@@ -268,15 +268,14 @@ class Score(Base):
     )
 
 
-class UsageHourly(Base):
-    """Hourly usage per attribution dimension; missing dimensions are stored as ''."""
-
-    __tablename__ = "usage_hourly"
+class UsageCell:
+    """The columns every usage rollup shares: its attribution dimensions (missing ones are
+    stored as '') and its measures. Each table adds its time key (hour, day or month), which
+    sorts right after the project so the primary key reads (project, time, dimensions…)."""
 
     project_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+        BigInteger, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True, sort_order=-2
     )
-    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     provider: Mapped[str] = mapped_column(Text, primary_key=True)
     model: Mapped[str] = mapped_column(Text, primary_key=True)
     team: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -298,6 +297,14 @@ class UsageHourly(Base):
     #: Calls per latency bucket (``core.rollups.LATENCY_EDGES_MS``, log-spaced): p50/p95
     #: estimates without scanning spans (migration 0005).
     latency_hist: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
+
+
+class UsageHourly(UsageCell, Base):
+    """Hourly usage per attribution dimension."""
+
+    __tablename__ = "usage_hourly"
+
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True, sort_order=-1)
 
 
 class PriceOverride(Base):
@@ -407,6 +414,7 @@ __all__ = [
     "SpanKind",
     "SpanStatus",
     "Trace",
+    "UsageCell",
     "UsageHourly",
     "UsageSource",
     "User",

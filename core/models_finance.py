@@ -15,7 +15,6 @@ from decimal import Decimal
 from sqlalchemy import (
     BigInteger,
     DateTime,
-    Double,
     ForeignKey,
     Identity,
     Index,
@@ -27,10 +26,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import MONEY, Base
+from core.models import MONEY, Base, UsageCell
 
 
-class UsageDaily(Base):
+class UsageDaily(UsageCell, Base):
     """Daily usage per attribution dimension (UTC days); the same cells as ``usage_hourly``.
 
     Maintained at ingest in the same transaction as the hourly rows (from inserted spans
@@ -40,61 +39,19 @@ class UsageDaily(Base):
 
     __tablename__ = "usage_daily"
 
-    project_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
-    )
-    day: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    provider: Mapped[str] = mapped_column(Text, primary_key=True)
-    model: Mapped[str] = mapped_column(Text, primary_key=True)
-    team: Mapped[str] = mapped_column(Text, primary_key=True)
-    feature: Mapped[str] = mapped_column(Text, primary_key=True)
-    customer: Mapped[str] = mapped_column(Text, primary_key=True)
-    user_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    environment: Mapped[str] = mapped_column(Text, primary_key=True)
-    service: Mapped[str] = mapped_column(Text, primary_key=True)
-    calls: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    errors: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    input_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    output_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    reasoning_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    cost: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
-    unpriced_calls: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    latency_ms_sum: Mapped[float] = mapped_column(Double, server_default="0")
-    latency_hist: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
+    day: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True, sort_order=-1)
 
 
-class UsageMonthly(Base):
+class UsageMonthly(UsageCell, Base):
     """Monthly usage per attribution dimension (UTC calendar months); the cells of
     ``usage_daily`` folded per month, maintained the same way (at ingest, by re-pricing deltas,
     checked against the daily rows). A month's report reads ~30 times fewer rows."""
 
     __tablename__ = "usage_monthly"
 
-    project_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    month: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), primary_key=True, sort_order=-1
     )
-    month: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    provider: Mapped[str] = mapped_column(Text, primary_key=True)
-    model: Mapped[str] = mapped_column(Text, primary_key=True)
-    team: Mapped[str] = mapped_column(Text, primary_key=True)
-    feature: Mapped[str] = mapped_column(Text, primary_key=True)
-    customer: Mapped[str] = mapped_column(Text, primary_key=True)
-    user_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    environment: Mapped[str] = mapped_column(Text, primary_key=True)
-    service: Mapped[str] = mapped_column(Text, primary_key=True)
-    calls: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    errors: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    input_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    output_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    reasoning_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    cost: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
-    unpriced_calls: Mapped[int] = mapped_column(BigInteger, server_default="0")
-    latency_ms_sum: Mapped[float] = mapped_column(Double, server_default="0")
-    latency_hist: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
 
 
 class RepricingStatus(enum.StrEnum):
