@@ -6,6 +6,8 @@ Deterministic for a seed, generated lazily in batches so ten million spans never
 
 from __future__ import annotations
 
+import functools
+import itertools
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -43,28 +45,26 @@ MODELS = (
     ("cohere", "command-r"),
 )
 TAGS = ("rag", "beta", "vip", "eval", "canary", "batch")
-SYLLABLES = (
-    "ka",
-    "lo",
-    "mi",
-    "ren",
-    "tor",
-    "sa",
-    "vel",
-    "qui",
-    "dan",
-    "por",
-    "te",
-    "shi",
-    "bra",
-    "nu",
-    "xo",
-    "fen",
-    "gal",
-    "ri",
-    "zu",
-    "mon",
-)
+#: Pieces of pseudo-words: enough onsets, vowels and codas that the vocabulary holds thousands
+#: of distinct trigrams, as prose does (20 syllables made every trigram match every span).
+ONSETS = ("b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "qu", "r", "s", "t", "v",
+          "w", "y", "z", "bl", "br", "ch", "cl", "cr", "dr", "fl", "fr", "gl", "gr", "ph", "pl",
+          "pr", "sc", "sh", "sk", "sl", "sm", "sn", "sp", "st", "str", "sw", "th", "tr",
+          "wh")  # fmt: skip
+VOWELS = ("a", "e", "i", "o", "u", "y", "ai", "ea", "ee", "ie", "oa", "oo", "ou", "au")
+CODAS = ("", "", "", "b", "ck", "d", "ft", "g", "l", "ld", "lt", "m", "mp", "n", "nd", "ng",
+         "nk", "nt", "p", "r", "rd", "rk", "rn", "rt", "s", "sk", "ss", "st", "t", "x")  # fmt: skip
+#: Real words at the head of the Zipf ranking, as in any English text.
+COMMON = ("the", "to", "and", "a", "of", "my", "is", "in", "for", "it", "you", "on", "with",
+          "this", "that", "be", "can", "not", "have", "please", "order", "account", "help",
+          "when", "what", "was", "from", "your", "we", "will", "are", "but", "if", "at", "or",
+          "how", "me", "do", "an", "all", "they", "there", "been", "would", "about",
+          "time")  # fmt: skip
+VOCABULARY_SIZE = 30_000
+#: A real word placed at a fixed rank far down the ranking: the benchmark's rare search term
+#: (about one span in 20,000).
+RARE_WORD, RARE_RANK = "chargeback", 12_000
+ZIPF_EXPONENT = 1.07
 TOPICS = (
     "refund",
     "invoice",
@@ -95,10 +95,26 @@ ARABIC = (
 )
 
 
-def vocabulary(rng: random.Random, size: int = 4000) -> list[str]:
-    """Pseudo-words of two to four syllables: a Zipf-like mix of common and rare terms."""
-    words = {"".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))) for _ in range(size)}
-    return sorted(words)
+def pseudo_word(rng: random.Random) -> str:
+    return "".join(
+        rng.choice(ONSETS) + rng.choice(VOWELS) + rng.choice(CODAS)
+        for _ in range(rng.choice((1, 2, 2, 2, 3, 3)))
+    )
+
+
+@functools.cache
+def vocabulary(size: int = VOCABULARY_SIZE) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """Words ranked by frequency and their cumulative Zipf weights (the same in every process)."""
+    rng = random.Random(0)
+    words = dict.fromkeys(COMMON)
+    while len(words) < size:
+        word = pseudo_word(rng)
+        if RARE_WORD not in word and word not in TOPICS:
+            words[word] = None
+    ranked = list(words)
+    ranked.insert(RARE_RANK, RARE_WORD)
+    weights = itertools.accumulate(1.0 / (rank + 1) ** ZIPF_EXPONENT for rank in range(len(ranked)))
+    return tuple(ranked), tuple(weights)
 
 
 class Generator:
@@ -106,14 +122,12 @@ class Generator:
 
     def __init__(self, seed: int = 7, users: int = 20_000) -> None:
         self.rng, self.seed = random.Random(seed), seed
-        self.words = vocabulary(self.rng)
+        self.words, self.weights = vocabulary()
         self.users = users
         self.trace_no = 0
 
     def sentence(self, n: int) -> str:
-        words = self.rng.choices(self.words[:800], k=n // 2) + self.rng.choices(self.words, k=n)
-        self.rng.shuffle(words)
-        return " ".join(words)
+        return " ".join(self.rng.choices(self.words, cum_weights=self.weights, k=n))
 
     def prompt(self) -> str:
         roll = self.rng.random()

@@ -26,6 +26,9 @@ from core.span_copy import copy_spans
 #: Kinds whose usage counts towards trace totals and rollups (agent/chain spans that repeat
 #: their children's usage would otherwise be counted twice).
 USAGE_KINDS = frozenset({SpanKind.LLM.value, SpanKind.EMBEDDING.value})
+#: Trace summary arrays gathering every distinct value of a span attribution column.
+ATTRIBUTION = {"teams": "team", "features": "feature", "customers": "customer",
+               "providers": "provider"}  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -122,6 +125,14 @@ def _add(total: int | None, value: int | None) -> int:
     return (total or 0) + (value or 0)
 
 
+def _gather(trace: dict[str, Any], span: SpanRecord) -> None:
+    """Add the span's tags and attribution values to the trace's sets of them."""
+    trace["tags"].update(span.tags)
+    for summary, key in ATTRIBUTION.items():
+        if value := getattr(span, key):
+            trace[summary].add(value)
+
+
 def _trace_rows(project_id: int, spans: Iterable[SpanRecord]) -> list[dict[str, Any]]:
     traces: dict[str, dict[str, Any]] = {}
     for s in spans:
@@ -134,12 +145,13 @@ def _trace_rows(project_id: int, spans: Iterable[SpanRecord]) -> list[dict[str, 
                 "total_tokens": 0, "cost": Decimal(0), "unpriced_calls": 0, "error_count": 0,
                 "models": set(), "service": None, "environment": None, "user_id": None,
                 "session_id": None, "tags": set(),
+                **{summary: set() for summary in ATTRIBUTION},
             }  # fmt: skip
         t["start_time"] = min(t["start_time"], s.start_time)
         t["end_time"] = max(t["end_time"], s.end_time)
         t["span_count"] += 1
         t["error_count"] += int(s.is_error)
-        t["tags"].update(s.tags)
+        _gather(t, s)
         if s.parent_span_id is None:
             t["root_span_id"], t["name"] = s.span_id, s.name
         for key in ("service", "environment", "user_id", "session_id"):
@@ -157,7 +169,8 @@ def _trace_rows(project_id: int, spans: Iterable[SpanRecord]) -> list[dict[str, 
             else:
                 t["cost"] += s.cost
     for t in traces.values():
-        t["models"], t["tags"] = sorted(t["models"]), sorted(t["tags"])
+        for key in ("models", "tags", *ATTRIBUTION):
+            t[key] = sorted(t[key])
     return [traces[k] for k in sorted(traces)]
 
 
@@ -194,8 +207,7 @@ def update_traces(session: Session, project_id: int, spans: Sequence[SpanRecord]
             **{key: cur[key] + ex[key] for key in summed},
             "root_span_id": func.coalesce(ex.root_span_id, cur.root_span_id),
             **root_wins,
-            "models": _array_union("models"),
-            "tags": _array_union("tags"),
+            **{key: _array_union(key) for key in ("models", "tags", *ATTRIBUTION)},
         },
     )
     session.execute(stmt, rows)

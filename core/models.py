@@ -209,6 +209,12 @@ class Trace(Base):
     user_id: Mapped[str | None] = mapped_column(Text)
     session_id: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    #: Every distinct value the trace's spans carry (migration 0011), so the trace list filters
+    #: by a span-level attribute without joining into spans.
+    teams: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    features: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    customers: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    providers: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
 
     __table_args__ = (
         Index("ix_traces_project_start", "project_id", text("start_time DESC")),
@@ -223,6 +229,11 @@ class Trace(Base):
               postgresql_using="gin"),
         Index("ix_traces_project_name_trgm", "project_id", "name", postgresql_using="gin",
               postgresql_ops={"name": "gin_trgm_ops"}),
+        # Span-level filters and the sort by duration (migration 0011).
+        Index("ix_traces_project_attribution", "project_id", "teams", "features", "customers",
+              "providers", postgresql_using="gin"),
+        Index("ix_traces_project_duration", "project_id", text("(end_time - start_time)"),
+              "trace_id"),
     )  # fmt: skip
 
 

@@ -1,8 +1,9 @@
 """Filters of the trace and span lists, as SQLAlchemy expressions from an allowlist of fields.
 
 One :class:`TraceFilter` describes both lists: on ``traces`` the span-level attributes (team,
-feature, customer, provider, text) become a semi-join into the trace's spans; on ``spans``
-every field is a column of the span itself. Nothing here builds SQL from strings.
+feature, customer, provider) are the summary's arrays of every value its spans carry and text
+becomes a semi-join into the trace's spans; on ``spans`` every field is a column of the span
+itself. Nothing here builds SQL from strings.
 """
 
 from __future__ import annotations
@@ -130,21 +131,14 @@ def _score_match(condition: ScoreCondition, *scope: ColumnElement[bool]) -> Colu
                           compare(Score.value, condition.value))  # fmt: skip
 
 
-#: Span columns the trace list reaches through a semi-join into the trace's spans.
+#: Span columns filtered on spans, and the trace summary arrays that gather their values.
 _SPAN_ONLY = {"team": Span.team, "feature": Span.feature, "customer": Span.customer,
               "provider": Span.provider}  # fmt: skip
+_TRACE_GATHERED = {"team": Trace.teams, "feature": Trace.features, "customer": Trace.customers,
+                   "provider": Trace.providers}  # fmt: skip
 _TRACE_EQUALITY = {"service": Trace.service, "environment": Trace.environment,
                    "name": Trace.name, "user_id": Trace.user_id,
                    "session_id": Trace.session_id}  # fmt: skip
-
-
-def _in_spans(where: TraceFilter, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
-    """Some span of the trace meets ``conditions``. A trace's spans start no earlier than the
-    trace, so its start bound also bounds the spans (a cheaper probe, never a lost match)."""
-    bound = [] if where.start is None else [Span.start_time >= where.start]
-    return exists().where(
-        Span.project_id == Trace.project_id, Span.trace_id == Trace.trace_id, *bound, *conditions
-    )
 
 
 def trace_conditions(project_id: int, where: TraceFilter) -> list[ColumnElement[bool]]:
@@ -154,7 +148,7 @@ def trace_conditions(project_id: int, where: TraceFilter) -> list[ColumnElement[
     if where.end is not None:
         found.append(Trace.start_time < where.end)
     found += [c == getattr(where, k) for k, c in _TRACE_EQUALITY.items() if getattr(where, k)]
-    found += [_in_spans(where, c == getattr(where, k)) for k, c in _SPAN_ONLY.items()
+    found += [c.contains([getattr(where, k)]) for k, c in _TRACE_GATHERED.items()
               if getattr(where, k)]  # fmt: skip
     if where.model:
         found.append(Trace.models.contains([where.model]))
@@ -175,22 +169,32 @@ def trace_conditions(project_id: int, where: TraceFilter) -> list[ColumnElement[
     return found
 
 
+def probe_text(traces: Any, text: str) -> ColumnElement[bool]:
+    """The trace's name or one of its spans' texts contains ``text``, found by probing that
+    trace's spans one by one: cheap per trace, so the right plan when only the first traces in
+    list order are examined (a page of a common term, or a term too short for trigrams).
+
+    ``traces`` is the ``Trace`` entity or an alias of it.
+    """
+    # A scalar subquery is probed per trace; an EXISTS here would be planned as one hashed
+    # scan of every span of the project (its selectivity is unknowable).
+    first = (
+        select(literal(1))
+        .where(Span.project_id == traces.project_id, Span.trace_id == traces.trace_id,
+               text_match((Span.input_text, Span.output_text), text))
+        .limit(1)
+        .scalar_subquery()
+    )  # fmt: skip
+    return or_(traces.name.icontains(text, autoescape=True), first.is_not(None))
+
+
 def _trace_text(project_id: int, where: TraceFilter, text: str) -> ColumnElement[bool]:
     # Three characters or more: matching spans and trace names come from trigram bitmap scans
     # first and are then joined to their traces, never a text probe per trace in time order.
     # Shorter text has no trigram, so no index can find it: probing the newest traces' spans
     # until a page is full is then the cheaper plan (short terms are common ones).
     if len(text) < MIN_TRIGRAM_CHARS:
-        # A scalar subquery is probed per trace; an EXISTS here would be planned as one
-        # hashed scan of every span of the project (its selectivity is unknowable).
-        first = (
-            select(literal(1))
-            .where(Span.project_id == Trace.project_id, Span.trace_id == Trace.trace_id,
-                   text_match((Span.input_text, Span.output_text), text))
-            .limit(1)
-            .scalar_subquery()
-        )  # fmt: skip
-        return or_(Trace.name.icontains(text, autoescape=True), first.is_not(None))
+        return probe_text(Trace, text)
     bound = [] if where.start is None else [Span.start_time >= where.start]
     in_spans = select(Span.trace_id).where(
         Span.project_id == project_id, *bound,

@@ -64,6 +64,20 @@ def check_limit(limit: int) -> None:
         raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
 
 
+def ordered_after(
+    query: Select[Any], key: Any, ties: Sequence[Any], *, sort: str, cursor: str | None
+) -> Select[Any]:
+    """``query`` in list order (largest ``key`` first, then ``ties``), from after ``cursor``."""
+    if cursor:
+        value, tie = decode_cursor(sort, cursor)
+        parts = tie.split(_TIE_SEPARATOR)
+        if len(parts) != len(ties):
+            raise InvalidInputError("invalid cursor")
+        after = tuple_(literal(value, key.type), *(literal(p) for p in parts))
+        query = query.where(tuple_(key, *ties) < after)
+    return query.order_by(key.desc(), *(c.desc() for c in ties))
+
+
 def keyset_rows(
     session: Session, query: Select[Any], key: Any, ties: Sequence[Any], *,
     sort: str, limit: int, cursor: str | None,
@@ -74,14 +88,7 @@ def keyset_rows(
     cursor names the last row by them.
     """
     check_limit(limit)
-    if cursor:
-        value, tie = decode_cursor(sort, cursor)
-        parts = tie.split(_TIE_SEPARATOR)
-        if len(parts) != len(ties):
-            raise InvalidInputError("invalid cursor")
-        after = tuple_(literal(value, key.type), *(literal(p) for p in parts))
-        query = query.where(tuple_(key, *ties) < after)
-    query = query.order_by(key.desc(), *(c.desc() for c in ties)).limit(limit + 1)
+    query = ordered_after(query, key, ties, sort=sort, cursor=cursor).limit(limit + 1)
     rows = list(session.execute(query).all())
     if len(rows) <= limit:
         return rows, None
