@@ -315,9 +315,9 @@ def read_request(kwargs: Mapping[str, Any], messages: Any = None) -> LLMRequest:
     request = LLMRequest(
         model=kwargs.get("model") if isinstance(kwargs.get("model"), str) else None
     )
-    for name, attr in _PARAMS.items():
-        value = kwargs.get(name)
-        if isinstance(value, int | float) and not isinstance(value, bool):
+    for name, value in kwargs.items():  # a call passes a few arguments; there are more params
+        attr = _PARAMS.get(name)
+        if attr is not None and isinstance(value, int | float) and not isinstance(value, bool):
             request.params[attr] = value
     request.stream = kwargs.get("stream") is True
     if messages is None:

@@ -157,6 +157,10 @@ def to_message(message: Any) -> Message:
     """One input message (OpenAI, Anthropic, Responses or Gemini shape) in the parts schema."""
     if isinstance(message, str):
         return {"role": "user", "parts": [text_part(message)]}
+    if type(message) is dict and len(message) == 2 and type(message.get("content")) is str:
+        role = message.get("role")  # the common {"role", "content": text} message, directly
+        if type(role) is str and role and role not in ("model", "tool"):
+            return {"role": role, "parts": [text_part(message["content"])]}
     role = get(message, "role") or "user"
     if role == "model":
         role = "assistant"

@@ -11,6 +11,7 @@ Wire format reference: opentelemetry-proto ``trace/v1/trace.proto`` and ``common
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +22,13 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, Status
 
 from tokentrail._errors import report_internal_error
-from tokentrail._redact import redact_text, safe_attributes
+from tokentrail._redact import (
+    CONTENT_DROPPED,
+    CONTENT_KEYS,
+    redact_text,
+    redact_value,
+    safe_attributes,
+)
 
 Mask = Callable[[str], str]
 Deferred = tuple[Callable[[], Mapping[str, Any]], int]
@@ -185,6 +192,82 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
     return b"".join(parts)
 
 
+# Encoded, redacted ``KeyValue`` fields of span attributes, by (key, type, value): an LLM span's
+# model, provider, operation, finish reasons and service values repeat from span to span, and
+# a hit spares both the redaction and the encoding. Content attributes (which the user's mask
+# sees) are never cached. Bounded by entries and bytes; emptied when full, so values that never
+# repeat (response ids, token counts) cannot crowd out the ones that do for long.
+_KV_CACHE: dict[tuple[str, type, Any], bytes] = {}
+_KV_CACHE_LIMITS = (8192, 4 * 1024 * 1024)
+_kv_cache_bytes = 0
+_MAX_CACHED_TEXT = 256
+_CACHED_SCALARS = frozenset({int, float, bool})
+
+
+def _cache_key(key: str, value: Any) -> tuple[str, type, Any] | None:
+    kind = type(value)
+    if kind is str:
+        return (key, kind, value) if len(value) <= _MAX_CACHED_TEXT else None
+    if kind in _CACHED_SCALARS or (kind is tuple and len(value) <= 8):
+        return (key, kind, value)
+    return None
+
+
+def _remember(cache_key: tuple[str, type, Any], encoded: bytes) -> None:
+    global _kv_cache_bytes
+    if len(_KV_CACHE) >= _KV_CACHE_LIMITS[0] or _kv_cache_bytes >= _KV_CACHE_LIMITS[1]:
+        _KV_CACHE.clear()
+        _kv_cache_bytes = 0
+    _KV_CACHE[cache_key] = encoded
+    _kv_cache_bytes += len(encoded) + len(cache_key[0])
+
+
+def _span_attribute_fields(
+    attributes: Mapping[str, Any] | None, mask: Mask | None
+) -> tuple[bytes, bool]:
+    """A span's attributes as ``KeyValue`` fields in order, redacted and masked as
+    ``safe_attributes`` does; and whether the user's mask failed (content then dropped)."""
+    if not attributes:
+        return b"", False
+    parts: list[bytes] = []
+    content: list[tuple[int, str, Any]] = []
+    for key, value in attributes.items():
+        if key in CONTENT_KEYS:
+            content.append((len(parts), key, value))
+            parts.append(b"")
+            continue
+        try:
+            cache_key = _cache_key(key, value)
+            encoded = None if cache_key is None else _KV_CACHE.get(cache_key)
+        except TypeError:  # an unhashable member of a tuple
+            cache_key = encoded = None
+        if encoded is None:
+            try:
+                encoded = _key_value(b"\x4a", key, redact_value(key, value))
+            except (TypeError, ValueError):
+                continue  # OTel's encoder also skips (and logs) an attribute it cannot encode
+            if cache_key is not None:
+                _remember(cache_key, encoded)
+        parts.append(encoded)
+    failed = bool(content) and _fill_content(parts, content, mask)
+    return b"".join(parts), failed
+
+
+def _fill_content(
+    parts: list[bytes], content: list[tuple[int, str, Any]], mask: Mask | None
+) -> bool:
+    """Encode the content attributes into their places in ``parts``, masked; True when the
+    mask failed (the content is then left out and the span says so)."""
+    safe, failed = safe_attributes({key: value for _, key, value in content}, mask)
+    for index, key, _ in content:
+        if key in safe:
+            with contextlib.suppress(TypeError, ValueError):
+                parts[index] = _key_value(b"\x4a", key, safe[key])
+    if failed:
+        parts.append(_key_value(b"\x4a", CONTENT_DROPPED, safe[CONTENT_DROPPED]))
+    return failed
+
+
 def _flags(parent: SpanContext | None) -> bytes:
     flags = _HAS_IS_REMOTE | (_IS_REMOTE if parent is not None and parent.is_remote else 0)
     return _FIXED32(flags)
@@ -226,7 +309,7 @@ def encode_span(span: ReadableSpan, mask: Mask | None = None) -> tuple[bytes, bo
     """One ``Span`` message body, redacted; and whether the user's mask failed on it."""
     context = span.get_span_context()
     assert context is not None
-    attributes, failed = safe_attributes(_span_attributes(span), mask)
+    attributes, failed = _span_attribute_fields(_span_attributes(span), mask)
     parts = [
         b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
         b"\x12\x08" + context.span_id.to_bytes(8, "big"),
@@ -240,7 +323,7 @@ def encode_span(span: ReadableSpan, mask: Mask | None = None) -> tuple[bytes, bo
         parts.append(b"\x39" + _FIXED64(span.start_time))
     if span.end_time:
         parts.append(b"\x41" + _FIXED64(span.end_time))
-    parts.append(_attributes(b"\x4a", attributes))
+    parts.append(attributes)
     if span.dropped_attributes:
         parts.append(b"\x50" + _varint(span.dropped_attributes))
     parts.extend(_event(event) for event in span.events)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -127,3 +128,37 @@ class Outage:
             written += len(chunk)
             lost += self.stored(len(chunk), evicted)
         return written, lost
+
+    def send_oldest(
+        self, send: Callable[[bytes], Outcome], lock: threading.Condition
+    ) -> tuple[SpoolFile, Outcome] | None:
+        """Send the oldest spooled batch (the probe while offline, the drain once back).
+
+        Returns the file and the collector's answer once it took the batch (the caller settles
+        it with ``delivered`` under its lock); ``None`` when there was nothing to send or the
+        collector is still away. ``lock`` is the processor's, taken for the state changes here.
+        """
+        try:
+            claimed = self.spool.claim_oldest()
+        except OSError as exc:
+            with lock:
+                self.probe_failed()  # an unreadable directory: look again later
+            logger.warning("TokenTrail cannot read its spool directory: %s", exc)
+            return None
+        if claimed is None:
+            with lock:
+                self.spool_empty()
+            return None
+        spooled, payload = claimed
+        outcome = Outcome.RETRYABLE
+        try:
+            outcome = send(payload)
+        finally:
+            if outcome is Outcome.RETRYABLE:
+                self.spool.release(spooled)
+                with lock:
+                    self.probe_failed()
+        if outcome is Outcome.RETRYABLE:
+            return None
+        self.spool.remove(spooled)
+        return spooled, outcome

@@ -9,7 +9,9 @@ against a slow exporter, and it drops without telling anyone. Here:
   created`` (``queued`` includes the batch being exported);
 * ``flush``/``shutdown`` wait on a condition with a deadline and return when it passes, whatever
   the exporter does; at shutdown what is left is counted as dropped (``shutdown``);
-* the worker thread starts lazily and is re-created in a forked child, with fresh locks;
+* one thread encodes batches while a second sends the previous one, so that the encoding (CPU,
+  under the GIL) and the sending (network and gzip, outside it) overlap;
+* the worker threads start lazily and are re-created in a forked child, with fresh locks;
 * with a spool (``_spool.py``, ``_outage.py``), batches the collector could not take and what
   is left at shutdown go to disk, and are sent when it answers again (by this or a later process).
 """
@@ -35,6 +37,7 @@ from tokentrail._errors import report_internal_error
 from tokentrail._errors import reset_after_fork as reset_errors_after_fork
 from tokentrail._otlp import encode_request, queued_size
 from tokentrail._outage import Outage
+from tokentrail._sending import Job, SendStage
 from tokentrail._spool import SpoolFile
 from tokentrail._transport import OtlpSender, Outcome
 
@@ -81,12 +84,12 @@ class BoundedSpanProcessor(SpanProcessor):
     def _init_state(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._queue: deque[tuple[ReadableSpan, int]] = deque()
-        self._queued_bytes = 0
-        self._inflight = 0
-        self._inflight_bytes = 0
-        self._inflight_spans: list[ReadableSpan] = []
+        self._queued_bytes = 0  # queued and in-flight spans
+        # Batches taken from the queue and not settled yet (being encoded, waiting to be sent,
+        # being sent), by batch id: their spans and estimated bytes.
+        self._inflight: dict[int, tuple[list[ReadableSpan], int]] = {}
+        self._inflight_count = 0
         self._batch_id = 0
-        self._inflight_batch = 0
         self._created = 0
         self._exported = 0
         self._dropped: dict[str, int] = {}
@@ -95,7 +98,7 @@ class BoundedSpanProcessor(SpanProcessor):
         self._resolved_total = 0
         self._flush_target = 0
         self._thread: threading.Thread | None = None
-        self._sender: OtlpSender | None = None
+        self._stage = SendStage(self._config, self._sender_factory, self._deliver)
         self._stopping = False
         self._shutdown = False
         self._losing = False
@@ -144,7 +147,7 @@ class BoundedSpanProcessor(SpanProcessor):
         with self._cond:
             self._created += 1
             # The batch being exported still holds memory: it counts against both bounds.
-            if len(self._queue) + self._inflight >= self._config.max_queue_spans:
+            if len(self._queue) + self._inflight_count >= self._config.max_queue_spans:
                 reason = "queue_full"
             elif self._queued_bytes + size > self._config.max_queue_bytes:
                 reason = "queue_bytes"
@@ -213,50 +216,59 @@ class BoundedSpanProcessor(SpanProcessor):
                 batch_bytes += size
                 batch.append(span)
             self._batch_id += 1
-            self._inflight_batch = self._batch_id
-            self._inflight = len(batch)
-            self._inflight_bytes = batch_bytes
-            self._inflight_spans = batch
+            self._inflight[self._batch_id] = (batch, batch_bytes)
+            self._inflight_count += len(batch)
             if self._outage is not None:
                 self._outage.live_batches += 1
             return self._batch_id, batch
 
     def _run(self) -> None:
+        """The encoding thread: take a batch, encode it, hand it to the sending thread."""
         while True:
             taken = self._take_batch()
             if taken is None:
+                self._stage.stop()  # after the batches handed off before
                 return
             batch_id, batch = taken
             try:
                 if batch_id == _SPOOL_TURN[0]:
+                    self._stage.drain()  # the spool's turn comes after the live batches
                     self._send_spooled()
                 elif batch:
-                    self._export(batch_id, batch)
+                    self._encode(batch_id, batch)
             except Exception as exc:
                 report_internal_error("processor.worker", exc)
 
-    def _send(self, payload: bytes) -> Outcome:
-        if self._sender is None:
-            self._sender = self._sender_factory(self._config)
-        return self._sender.send(payload)
-
-    def _export(self, batch_id: int, batch: list[ReadableSpan]) -> None:
-        outcome, mask_errors, evicted = Outcome.REJECTED, 0, None
+    def _encode(self, batch_id: int, batch: list[ReadableSpan]) -> None:
         try:
             payload, mask_errors = encode_request(batch, self._config.mask)
-            offline = self._outage is not None and self._outage.offline
-            outcome = Outcome.RETRYABLE if offline else self._send(payload)
-            if outcome is Outcome.RETRYABLE and self._outage is not None:
-                evicted = self._spool_batch(batch_id, payload, len(batch))
         except Exception as exc:
             report_internal_error("processor.export", exc)
-        self._settle(batch_id, len(batch), outcome, mask_errors, evicted)
+            self._settle(batch_id, len(batch), Outcome.REJECTED, 0, None)
+            return
+        self._stage.submit((batch_id, payload, len(batch), mask_errors))
+
+    def _deliver(self, job: Job) -> None:
+        """On the sending thread: send an encoded batch, spool it, or count it as dropped."""
+        batch_id, payload, n, mask_errors = job
+        with self._cond:
+            if batch_id not in self._inflight:
+                return  # shutdown took this batch over (spooled or counted it) while it waited
+        outcome, evicted = Outcome.REJECTED, None
+        try:
+            offline = self._outage is not None and self._outage.offline
+            outcome = Outcome.RETRYABLE if offline else self._stage.send(payload)
+            if outcome is Outcome.RETRYABLE and self._outage is not None:
+                evicted = self._spool_batch(batch_id, payload, n)
+        except Exception as exc:
+            report_internal_error("processor.export", exc)
+        self._settle(batch_id, n, outcome, mask_errors, evicted)
 
     def _spool_batch(self, batch_id: int, payload: bytes, n: int) -> list[SpoolFile] | None:
         """Write a batch to the spool: the files evicted for room, or ``None`` if not written."""
         assert self._outage is not None
         with self._cond:
-            if self._inflight_batch != batch_id:
+            if batch_id not in self._inflight:
                 return None  # shutdown took this batch over
         try:
             return self._outage.spool.write(payload, n)
@@ -275,13 +287,11 @@ class BoundedSpanProcessor(SpanProcessor):
         starts_loss = recovered = 0
         with self._cond:
             self._mask_errors += mask_errors
-            if self._inflight_batch != batch_id:
+            entry = self._inflight.pop(batch_id, None)
+            if entry is None:
                 return  # shutdown took this batch over and already counted it
-            self._inflight = 0
-            self._inflight_batch = 0
-            self._inflight_spans = []
-            self._queued_bytes -= self._inflight_bytes
-            self._inflight_bytes = 0
+            self._inflight_count -= len(entry[0])
+            self._queued_bytes -= entry[1]
             self._resolved_total += n
             if outcome is Outcome.SENT:
                 self._exported += n
@@ -311,31 +321,11 @@ class BoundedSpanProcessor(SpanProcessor):
     def _send_spooled(self) -> None:
         """Try the oldest spooled batch: the probe while offline, the drain once back."""
         assert self._outage is not None
-        try:
-            claimed = self._outage.spool.claim_oldest()
-        except OSError as exc:
-            with self._cond:
-                self._outage.probe_failed()  # an unreadable directory: look again later
-            logger.warning("TokenTrail cannot read its spool directory: %s", exc)
+        sent = self._outage.send_oldest(self._stage.send, self._cond)
+        if sent is None:
             return
-        if claimed is None:
-            with self._cond:
-                self._outage.spool_empty()
-            return
-        spooled, payload = claimed
-        outcome = Outcome.RETRYABLE
-        try:
-            outcome = self._send(payload)
-        finally:
-            if outcome is Outcome.RETRYABLE:
-                self._outage.spool.release(spooled)
-                with self._cond:
-                    self._outage.probe_failed()
-        if outcome is Outcome.RETRYABLE:
-            return
-        self._outage.spool.remove(spooled)
         with self._cond:
-            exported, rejected = self._outage.delivered(spooled, outcome)
+            exported, rejected = self._outage.delivered(*sent)
             self._exported += exported
             if rejected:
                 self._count_drop("spool_rejected", rejected)
@@ -371,11 +361,11 @@ class BoundedSpanProcessor(SpanProcessor):
         flushed = self.flush(timeout * (1.0 - (_SHUTDOWN_SPOOL_SHARE if self._outage else 0.0)))
         # From here on_end returns at once, without the lock: the host is never held up by us.
         self._shutdown = True
-        if self._sender is not None:
-            self._sender.close()
+        self._stage.close()
         with self._cond:
-            left = [span for span, _ in self._queue] + self._inflight_spans
-            left_count = len(self._queue) + self._inflight
+            left = [span for batch, _ in self._inflight.values() for span in batch]
+            left += [span for span, _ in self._queue]
+            left_count = len(left)
             spooled = lost = 0
             if left and self._outage is not None:
                 encode = functools.partial(encode_request, mask=self._config.mask)
@@ -387,10 +377,8 @@ class BoundedSpanProcessor(SpanProcessor):
             self._resolved_total += left_count
             self._queue.clear()
             self._queued_bytes = 0
-            self._inflight_bytes = 0
-            self._inflight = 0
-            self._inflight_batch = 0
-            self._inflight_spans = []
+            self._inflight.clear()
+            self._inflight_count = 0
             self._stopping = True
             self._cond.notify_all()
         if left_count - spooled:
@@ -405,7 +393,7 @@ class BoundedSpanProcessor(SpanProcessor):
             return {
                 "created": self._created,
                 "exported": self._exported,
-                "queued": len(self._queue) + self._inflight,
+                "queued": len(self._queue) + self._inflight_count,
                 "queued_bytes": self._queued_bytes,
                 "spooled": outage.spooled if outage is not None else 0,
                 "dropped": sum(self._dropped.values()),

@@ -178,6 +178,10 @@ def to_plain(value: Any, max_bytes: int = MAX_VALUE_BYTES) -> Any:
     return _walk(value, 0, _Budget(max_bytes), set())
 
 
+# One encoder for the fast path: ``json.dumps`` with options builds a new one on every call.
+_PLAIN_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+
+
 def _plain_json(value: Any, max_bytes: int) -> str | None:
     """JSON of ``value`` when it is small, plain data with no key that could name a secret.
 
@@ -187,7 +191,7 @@ def _plain_json(value: Any, max_bytes: int) -> str | None:
     the slow path).
     """
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text = _PLAIN_ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError):
         return None
     if len(text) > max_bytes:
