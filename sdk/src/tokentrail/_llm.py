@@ -8,6 +8,7 @@ input tokens *include* cache reads and writes, output tokens include reasoning.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,6 +88,11 @@ def provider_for_model(model: Any, default: str | None) -> str | None:
     """A provider name from a LiteLLM-style ``provider/model`` or a well-known model family."""
     if not isinstance(model, str):
         return default
+    return _provider_of(model, default)
+
+
+@functools.lru_cache(maxsize=512)  # an app uses a handful of model names, call after call
+def _provider_of(model: str, default: str | None) -> str | None:
     prefix, sep, _ = model.partition("/")
     if sep and prefix.lower() in _PREFIX_PROVIDER:
         return _PREFIX_PROVIDER[prefix.lower()]
