@@ -4,7 +4,9 @@ The official OpenAI instrumentation (default mode) sends content as log records
 ``gen_ai.{system,user,assistant,tool}.message`` and ``gen_ai.choice`` (reference §2.5, gen B);
 its latest mode can send one ``gen_ai.client.inference.operation.details`` record (gen C). The
 event name is in ``LogRecord.event_name`` or, from older SDKs, an ``event.name`` attribute;
-content is in the body (gen B) or the attributes (gen C). Other log records are skipped.
+content is in the body (gen B) or the attributes (gen C). Evaluation results
+(``gen_ai.evaluation.result``, the event form of what can also arrive as a span event) become
+scores of the span they name, whether or not the span has arrived. Other log records are skipped.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from collector.limits import MAX_NAME_CHARS
 from collector.normalise import messages as m
 from collector.normalise.attrs import Attrs
 from collector.normalise.content import content_of
+from collector.normalise.evaluations import EVALUATION_EVENT, evaluations_of
 from collector.redaction import redact_value
 from collector.spans import attributes_of
 from collector.values import bound_json, clean_text, from_any_value
 from core.pending_logs import SpanKey, attach_log_records
+from core.quality import store_evaluation_rows
 
 ROLE_EVENTS = {"gen_ai.system.message": "system", "gen_ai.user.message": "user",
                "gen_ai.assistant.message": "assistant", "gen_ai.tool.message": "tool"}  # fmt: skip
@@ -35,6 +39,7 @@ CHOICE_EVENT = "gen_ai.choice"
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 GENAI_EVENTS = frozenset({*ROLE_EVENTS, CHOICE_EVENT, DETAILS_EVENT})
 NO_SPAN = "GenAI content record without a valid trace and span id"
+NO_RESULT = "evaluation result without a name, or with neither a finite score nor a label"
 
 
 @dataclass(slots=True)
@@ -42,6 +47,8 @@ class LogBatch:
     """Content records by span; rejections and skips by reason."""
 
     by_span: dict[SpanKey, list[dict[str, Any]]] = field(default_factory=dict)
+    #: Evaluation results: (trace id, span id, ``{name, value?, label?, comment?, client_id}``).
+    evaluations: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     accepted: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
@@ -52,6 +59,7 @@ class LogOutcome:
     accepted: int = 0
     attached: int = 0
     pending: int = 0
+    scores: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -76,11 +84,14 @@ def read_log_batch(request: ExportLogsServiceRequest, redact: bool) -> LogBatch:
             for record in scope_logs.log_records:
                 attributes = attributes_of(record.attributes)
                 name = event_name_of(record, attributes)
-                if name not in GENAI_EVENTS:
+                if name not in GENAI_EVENTS and name != EVALUATION_EVENT:
                     batch.skipped["not a GenAI content event"] += 1
                     continue
                 if not _has_span(record):
                     batch.rejected[NO_SPAN] += 1
+                    continue
+                if name == EVALUATION_EVENT:
+                    _add_evaluation(batch, record, attributes)
                     continue
                 seq += 1
                 content = content_record(name, record, attributes, seq, redact)
@@ -88,6 +99,18 @@ def read_log_batch(request: ExportLogsServiceRequest, redact: bool) -> LogBatch:
                 batch.by_span.setdefault(key, []).append(content)
                 batch.accepted += 1
     return batch
+
+
+def _add_evaluation(batch: LogBatch, record: LogRecord, attributes: dict[str, Any]) -> None:
+    trace_id, span_id = record.trace_id.hex(), record.span_id.hex()
+    event = {"name": EVALUATION_EVENT, "attributes": _fields(record, attributes),
+             "time": record.time_unix_nano or record.observed_time_unix_nano}  # fmt: skip
+    found = evaluations_of([event], trace_id, span_id)
+    if not found:
+        batch.rejected[NO_RESULT] += 1
+        return
+    batch.evaluations.append((trace_id, span_id, found[0]))
+    batch.accepted += 1
 
 
 def _has_span(record: LogRecord) -> bool:
@@ -166,9 +189,11 @@ def ingest_logs(
     request = otlp.decode_request(payload, encoding, ExportLogsServiceRequest)
     batch = read_log_batch(request, redact)
     outcome = LogOutcome(accepted=batch.accepted, rejected=batch.rejected)
-    if batch.by_span:
+    if batch.by_span or batch.evaluations:
         with factory.begin() as session:
-            outcome.attached, outcome.pending = attach_log_records(
-                session, project_id, batch.by_span
-            )
+            if batch.by_span:
+                outcome.attached, outcome.pending = attach_log_records(
+                    session, project_id, batch.by_span
+                )
+            outcome.scores = store_evaluation_rows(session, project_id, batch.evaluations)
     return outcome

@@ -106,13 +106,28 @@ def store_evaluations(session: Session, project_id: int, spans: Sequence[_Evalua
     """Store the evaluation results the normaliser found on newly inserted spans (OTel
     ``gen_ai.evaluation.result`` events, kept in ``details["evaluations"]``) as scores with
     source ``evaluation``; idempotent by their derived client id. Returns how many."""
-    rows = [
-        {"project_id": project_id, "trace_id": span.trace_id, "span_id": span.span_id,
-         "source": "evaluation", "name": e["name"], "value": e.get("value"),
-         "label": e.get("label"), "comment": e.get("comment"), "client_id": e["client_id"]}
+    return store_evaluation_rows(session, project_id, [
+        (span.trace_id, span.span_id, e)
         for span in spans
         for e in (span.details or {}).get("evaluations") or []
-        if isinstance(e, dict) and e.get("name") and e.get("client_id")
+        if isinstance(e, dict)
+    ])  # fmt: skip
+
+
+def store_evaluation_rows(
+    session: Session, project_id: int, results: Sequence[tuple[str, str, dict[str, Any]]]
+) -> int:
+    """Store evaluation results ``(trace id, span id, {name, value?, label?, comment?,
+    client_id})`` as scores with source ``evaluation``, once per client id; how many were given.
+
+    The span need not be stored yet: a score names its trace and span, it does not point at
+    the row (evaluation results sent as log records may arrive first)."""
+    rows = [
+        {"project_id": project_id, "trace_id": trace_id, "span_id": span_id,
+         "source": "evaluation", "name": e["name"], "value": e.get("value"),
+         "label": e.get("label"), "comment": e.get("comment"), "client_id": e["client_id"]}
+        for trace_id, span_id, e in results
+        if e.get("name") and e.get("client_id")
     ]  # fmt: skip
     if not rows:
         return 0
