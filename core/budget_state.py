@@ -9,6 +9,7 @@ the worker settled before that hour, so new spend counts at once rather than a m
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -86,10 +87,31 @@ class ExhaustedBudget:
     resets_at: datetime
 
 
+# A model budget covers the model's dated snapshots too: spend is kept under the response model
+# ("gpt-4o-2024-08-06", "claude-3-5-sonnet-20241022", "gemini-1.5-pro-002"), which a budget on
+# "gpt-4o" must count; another model whose name merely starts the same ("gpt-4o-mini") it must not.
+_SNAPSHOT = r"(-[0-9]{4}-[0-9]{2}-[0-9]{2}|-[0-9]{8}|@[0-9]{8}|-[0-9]{3}|-latest)?$"
+
+
+def _model_pattern(model: str | None) -> str:
+    return "^" + re.escape(model or "") + _SNAPSHOT
+
+
+def _limits(budget: Budget, value: str | None) -> bool:
+    """Whether ``budget`` limits a call whose value of the budget's scope is ``value``."""
+    if budget.scope == "project":
+        return True
+    if budget.scope == "model":
+        return value is not None and re.match(_model_pattern(budget.scope_value), value) is not None
+    return value == budget.scope_value
+
+
 def _scoped(query: Any, budget: Budget, table: Any = UsageHourly) -> Any:
     query = query.where(table.project_id == budget.project_id)
     column = SCOPE_COLUMNS.get(budget.scope)
-    if column is not None:
+    if budget.scope == "model":
+        query = query.where(table.model.op("~")(_model_pattern(budget.scope_value)))
+    elif column is not None:
         query = query.where(getattr(table, column) == budget.scope_value)
     return query
 
@@ -298,7 +320,7 @@ def exhausted_hard_budgets(
     ).all()  # fmt: skip
     exhausted = []
     for budget, state in candidates:
-        if budget.scope != "project" and dimensions.get(budget.scope) != budget.scope_value:
+        if not _limits(budget, dimensions.get(budget.scope)):
             continue
         start, end = period_bounds(budget.period, now)
         if state is not None and state.period_start == start:
