@@ -7,8 +7,10 @@ realistic mixes (six models by share, five teams, six features, eight customers,
 with a skewed activity, long-tailed token counts and latencies, 8-12 % unattributed, 3 %
 reported costs, 1 % errors) spread evenly over the month because the Python write path
 (~1,300 spans/s on this machine) would need two days for ten million. They carry no prompt or
-completion text. The hourly and daily rollups are then built by ``core.rollups.rebuild`` (the
-reconciliation code's recompute), and the trace summaries by one ``INSERT … SELECT``.
+completion text. The rollups are then built with the reconciliation code's own recompute
+(``core.rollups.expected_sql``, a day at a time), and the trace summaries by one
+``INSERT … SELECT`` per chunk. ``--keep --load-only`` generates a database once; ``--database``
+measures a kept one again.
 
 Measured: ``core.cost_reports.cost_report`` for the month grouped by team × model (the
 function, and ``GET /api/v1/costs`` through the ASGI app), p50/p95 over repeated calls; a
@@ -27,7 +29,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,7 +37,8 @@ import psutil
 import psycopg
 from fastapi.testclient import TestClient
 from psycopg import sql
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from collector.app import create_app
 from core import keys, price_jobs, repricing, rollups
@@ -56,6 +59,9 @@ PEPPER = "bench-pepper"
 MONTH_START = datetime(2026, 10, 1, tzinfo=UTC)
 MONTH_END = datetime(2026, 11, 1, tzinfo=UTC)
 CHUNK = 1_000_000
+PROJECT = "bench-finance"
+DIMS = ", ".join(rollups.DIMENSIONS)
+MEASURES = ", ".join(rollups.MEASURES)
 #: (provider, model, share %, $/Mtok input, $/Mtok output): the mix and prices used to cost
 #: the generated spans (prices as genai-prices has them for these models).
 MODELS = (
@@ -178,7 +184,7 @@ def load(settings: Settings, spans: int) -> tuple[int, dict[str, float]]:
     engine = make_engine(settings)
     factory = make_session_factory(engine)
     with factory.begin() as session:
-        project_id = keys.create_project(session, "bench-finance").id
+        project_id = keys.create_project(session, PROJECT).id
     times: dict[str, float] = {}
     began = time.perf_counter()
     times["trace summaries"] = 0.0
@@ -192,14 +198,47 @@ def load(settings: Settings, spans: int) -> tuple[int, dict[str, float]]:
         times["trace summaries"] += time.perf_counter() - began_traces
         logger.info("spans %s / %s", chunk["hi"], spans)
     times["generate spans"] = time.perf_counter() - began - times["trace summaries"]
-    with factory.begin() as session:
-        _, times["rollups rebuild"] = timed(
-            "rollups", lambda: rollups.rebuild(session, project_id, MONTH_START, MONTH_END)
-        )
+    _, times["rollups build"] = timed("rollups", lambda: build_rollups(factory, project_id))
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
     engine.dispose()
     return project_id, times
+
+
+def build_rollups(factory: sessionmaker[Session], project_id: int) -> None:
+    """The rollups of the month from the spans: hourly and daily cells one day at a time (one
+    ``INSERT … SELECT … GROUP BY`` per table and day, so each aggregation fits in memory
+    instead of spilling ten million spans' groups to disk), then the months from the days —
+    the reconciliation's own recompute (``core.rollups.expected_sql``)."""
+    days = [MONTH_START + timedelta(days=d) for d in range((MONTH_END - MONTH_START).days)]
+    windows: list[tuple[rollups.Grain, datetime, datetime]] = [
+        (grain, day, day + timedelta(days=1)) for day in days for grain in ("hour", "day")
+    ]
+    windows.append(("month", MONTH_START, MONTH_END))
+    for grain, start, end in windows:
+        params = {"project_id": project_id, "start": start, "end": end,
+                  "edges": list(rollups.LATENCY_EDGES_MS)}  # fmt: skip
+        with factory.begin() as session:
+            session.execute(text("SET LOCAL work_mem = '256MB'"))
+            session.execute(
+                text(
+                    f"INSERT INTO {rollups.TABLES[grain].name} (project_id, {grain}, "
+                    f"{DIMS}, {MEASURES}) SELECT :project_id, {grain}, {DIMS}, {MEASURES} "
+                    f"FROM ({rollups.expected_sql(grain)}) e"
+                ),
+                params,
+            )
+
+
+def find_project(settings: Settings) -> int:
+    """The generated project of a kept database."""
+    engine = make_engine(settings)
+    with make_session_factory(engine)() as session:
+        project_id = session.scalar(select(Project.id).where(Project.name == PROJECT))
+    engine.dispose()
+    if project_id is None:
+        raise SystemExit(f"no project {PROJECT!r} in that database")
+    return project_id
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -276,7 +315,9 @@ def bench_reports(settings: Settings, project_id: int, repeat: int) -> dict[str,
     return results
 
 
-def bench_repricing(settings: Settings, project_id: int, target: int, total: int) -> dict[str, Any]:
+def bench_repricing(
+    settings: Settings, project_id: int, target: int, total: int, batch: int
+) -> dict[str, Any]:
     """An override effective from the point that leaves ~``target`` candidate spans: on gpt-4o
     when it has that many, else on every model (``*``)."""
     engine = make_engine(settings)
@@ -296,7 +337,7 @@ def bench_repricing(settings: Settings, project_id: int, target: int, total: int
         _, job = price_jobs.create_with_job(session, project_id, data, "bench")
         key = (project_id, job.id)
     began = time.perf_counter()
-    batches = repricing.run_jobs(factory, batch_size=10_000, budget_s=3600, job_id=key)
+    batches = repricing.run_jobs(factory, batch_size=batch, budget_s=3600, job_id=key)
     seconds = time.perf_counter() - began
     with factory() as session:
         done = session.get_one(RepricingJob, key)
@@ -370,7 +411,7 @@ def report_markdown(
         "",
         f"Re-pricing: {reprice['scanned']:,} candidate spans scanned, "
         f"{reprice['repriced']:,} re-priced in {reprice['seconds']:.1f} s "
-        f"({rate:,.0f} spans/s, {reprice['batches']} batches of 10,000; goal 1 M ≤ 60 s: "
+        f"({rate:,.0f} spans/s, {reprice['batches']} batches of {args.batch:,}; goal 1 M ≤ 60 s: "
         f"{'yes' if met else 'see text'}); "
         f"cost {reprice['before']} → {reprice['after']} USD; status {reprice['status']}.",
         f"Reconciliation of the month afterwards: {reprice['reconcile seconds']:.1f} s, "
@@ -392,21 +433,35 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=10_000_000)
     parser.add_argument("--reprice", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=50_000, help="re-pricing batch size")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--database", help="a database kept by --keep: measure it instead of generating one"
+    )
+    parser.add_argument("--load-only", action="store_true", help="generate, measure nothing")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    name = f"tt_bench_fin_{uuid.uuid4().hex[:8]}"
-    admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    name = args.database or f"tt_bench_fin_{uuid.uuid4().hex[:8]}"
     url = url_for(name)
+    settings = Settings(database_url=url, key_pepper=PEPPER, db_statement_timeout_ms=0)
+    keep = args.keep or args.database is not None
+    if args.database is None:
+        admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        logger.info("database %s", name)
     try:
-        upgrade(url)
-        settings = Settings(database_url=url, key_pepper=PEPPER, db_statement_timeout_ms=0)
-        project_id, load_times = load(settings, args.spans)
+        if args.database is None:
+            upgrade(url)
+            project_id, load_times = load(settings, args.spans)
+        else:
+            project_id, load_times = find_project(settings), {}
+        if args.load_only:
+            print("\n".join(f"| {k} | {v:.1f} |" for k, v in load_times.items()))
+            return
         reports = bench_reports(settings, project_id, args.repeat)
-        reprice = bench_repricing(settings, project_id, args.reprice, args.spans)
+        reprice = bench_repricing(settings, project_id, args.reprice, args.spans, args.batch)
         print(report_markdown(args, load_times, reports, reprice))
     finally:
-        if not args.keep:
+        if not keep:
             admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 

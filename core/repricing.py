@@ -1,14 +1,17 @@
 """Re-pricing: recompute the computed cost of stored spans after a price change, with the
-trace summaries and the hourly/daily rollups following exactly.
+trace summaries and the hourly, daily and monthly rollups following exactly.
 
 A job is a ``repricing_jobs`` row (project, range, optional model list). A worker claims it
 with ``FOR UPDATE SKIP LOCKED`` for one *batch*: the next ``batch_size`` candidate spans after
-the keyset cursor (start_time, trace_id, span_id) are locked, re-priced with the project's
-current overrides and genai-prices (:func:`core.pricing.cost_for`, the function ingest uses),
-and the changed ones are written back with one set-based ``UPDATE … FROM unnest(…)``; the
-rollups and trace summaries get the cost difference as additive deltas; the cursor and
-counters advance — all in one transaction. A killed worker loses only its uncommitted batch,
-and whoever claims the job next resumes from the committed cursor.
+the keyset cursor (start_time, trace_id, span_id) are locked into a temporary table, priced
+set-based with the project's current overrides and genai-prices (:mod:`core.price_plans`: the
+prices :func:`core.pricing.cost_for` would apply, per model, time piece and tier, joined to
+the spans and computed on ``numeric``, identical to the Decimal; the few spans it cannot
+express are priced by ``cost_for`` itself), and the changed ones are written back by one
+``UPDATE … RETURNING`` whose old and new costs feed one grouped ``INSERT … ON CONFLICT DO
+UPDATE`` per rollup table and one ``UPDATE`` of the trace summaries (additive deltas); the
+cursor and counters advance — all in one transaction. A killed worker loses only its
+uncommitted batch, and whoever claims the job next resumes from the committed cursor.
 
 Reported costs (``cost_source = 'reported'``, sent by the app) are never candidates, and
 spans without usage stay unpriced, exactly as at ingest.
@@ -20,7 +23,7 @@ import fnmatch
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,52 +32,31 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import price_plans
 from core.errors import InvalidInputError, NotFoundError
 from core.models import CostSource, UsageHourly, UsageSource
 from core.models_finance import RepricingJob, RepricingStatus, UsageDaily
 from core.prices import load_overrides
 from core.pricing import COST_QUANTUM, OverridePrice, TokenUsage, cost_for
-from core.rollups import DIMENSIONS, add_hourly_with_daily, empty_hist, floor_day
-from core.timeutil import floor_hour
+from core.rollups import DIMENSIONS, TABLES, empty_hist, floor_day
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 10_000
 MAX_BATCH = 100_000
-#: The span columns a batch reads: key, rollup cell, usage and money.
-_COLUMNS = ("start_time", "trace_id", "span_id", "provider", "model", "team", "feature",
-            "customer", "user_id", "environment", "service", "input_tokens", "output_tokens",
-            "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "usage_source",
-            "cost", "cost_source", "price_ref")  # fmt: skip
 _MODEL_SQL = "coalesce(nullif(response_model, ''), nullif(request_model, ''))"
-CANDIDATES_SQL = (
-    "SELECT start_time, trace_id, span_id, provider, " + _MODEL_SQL + " AS model, team, "
+_CANDIDATE_COLUMNS = (
+    "start_time, trace_id, span_id, provider, " + _MODEL_SQL + " AS model, team, "
     "feature, customer, user_id, environment, service, input_tokens, output_tokens, "
     "cache_read_tokens, cache_write_tokens, reasoning_tokens, usage_source, cost, cost_source, "
-    "price_ref FROM spans WHERE project_id = :project_id AND kind IN ('llm', 'embedding') "
+    "price_ref"
+)
+CANDIDATES_SQL = (
+    "SELECT " + _CANDIDATE_COLUMNS + " FROM spans WHERE project_id = :project_id "
+    "AND kind IN ('llm', 'embedding') "
     "AND cost_source <> 'reported' AND usage_source IS NOT NULL "
     "AND start_time >= :start AND (CAST(:end AS timestamptz) IS NULL OR start_time < :end) "
     "AND (CAST(:models AS text[]) IS NULL OR " + _MODEL_SQL + " = ANY(CAST(:models AS text[]))) "
-)
-_BATCH_SQL = (
-    CANDIDATES_SQL
-    # The plain bound lets the (project, start_time) index start at the cursor; the row
-    # comparison alone would scan the whole range before it every batch.
-    + "AND start_time >= :c_time "
-    "AND (start_time, trace_id, span_id) > (:c_time, :c_trace, :c_span) "
-    "ORDER BY start_time, trace_id, span_id LIMIT :limit FOR UPDATE"
-)
-_UPDATE_SQL = (
-    "UPDATE spans AS s SET cost = v.cost, price_ref = v.price_ref, cost_source = v.cost_source "
-    "FROM unnest(CAST(:trace_ids AS text[]), CAST(:span_ids AS text[]), "
-    "CAST(:costs AS numeric[]), CAST(:refs AS text[]), CAST(:sources AS text[])) "
-    "AS v(trace_id, span_id, cost, price_ref, cost_source) "
-    "WHERE s.project_id = :project_id AND s.trace_id = v.trace_id AND s.span_id = v.span_id"
-)
-_TRACES_SQL = (
-    "UPDATE traces AS t SET cost = t.cost + v.cost, unpriced_calls = t.unpriced_calls + v.u "
-    "FROM unnest(CAST(:trace_ids AS text[]), CAST(:costs AS numeric[]), CAST(:u AS int[])) "
-    "AS v(trace_id, cost, u) WHERE t.project_id = :project_id AND t.trace_id = v.trace_id"
 )
 #: The beginning of time for a cursor that has not moved yet.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -214,69 +196,143 @@ def claim_job(session: Session, job_id: tuple[int, int] | None = None) -> Repric
 
 # --- batches ---------------------------------------------------------------------------------
 
+#: The rollup cell's dimensions of a priced span ``p`` ('' for missing, as ingest keys it).
+_CELL_SQL = ", ".join(f"coalesce(p.{d}, '') AS {d}" for d in DIMENSIONS)
+_DIM_LIST = ", ".join(DIMENSIONS)
+#: The next batch of candidates after the cursor, locked, into a table of this transaction.
+_BATCH_SQL = (
+    # The row's ctid is stable while it is locked: the update finds it without the index.
+    "CREATE TEMP TABLE repricing_batch ON COMMIT DROP AS SELECT ctid AS span_ctid, "
+    + CANDIDATES_SQL.removeprefix("SELECT ")
+    # The plain bound lets the (project, start_time) index start at the cursor; the row
+    # comparison alone would scan the whole range before it every batch.
+    + "AND start_time >= :c_time "
+    "AND (start_time, trace_id, span_id) > (:c_time, :c_trace, :c_span) "
+    "ORDER BY start_time, trace_id, span_id LIMIT :limit FOR UPDATE"
+)
+_PAIRS_SQL = (
+    "SELECT coalesce(provider, '') AS provider, coalesce(model, '') AS model, "
+    "min(start_time) AS first, max(start_time) AS last, count(*) AS n "
+    "FROM repricing_batch GROUP BY 1, 2 ORDER BY 1, 2"
+)
+_LAST_SQL = (
+    "SELECT start_time, trace_id, span_id FROM repricing_batch "
+    "ORDER BY start_time DESC, trace_id DESC, span_id DESC LIMIT 1"
+)
+_RATED = f"{price_plans.RATES_SQL} ON {price_plans.JOIN_SQL} AND {price_plans.FITS_SQL}"
+#: Every span of the batch with its new price: from its rate, or from Python (``py_``).
+_PRICED_SQL = (
+    f"SELECT x.*, {price_plans.rounded_sql('x.exact')} AS new_cost FROM ("
+    f"SELECT b.*, {price_plans.EXACT_SQL} AS exact, r.ref AS new_ref "
+    f"FROM repricing_batch b JOIN {_RATED}) x "
+    "UNION ALL SELECT b.*, NULL, p.ref, p.cost FROM repricing_batch b JOIN unnest("
+    "CAST(:py_trace_ids AS text[]), CAST(:py_span_ids AS text[]), CAST(:py_costs AS numeric[]), "
+    "CAST(:py_refs AS text[])) AS p(trace_id, span_id, cost, ref) "
+    "ON b.trace_id = p.trace_id AND b.span_id = p.span_id"
+)
+#: The spans whose price changed, rewritten; what changed kept for the rollups and traces.
+_UPDATE_SQL = (
+    "CREATE TEMP TABLE repricing_changed ON COMMIT DROP AS "
+    "WITH priced AS (SELECT q.*, CASE WHEN q.new_cost IS NULL THEN 'unknown' "
+    "WHEN q.usage_source = 'estimated' THEN 'estimated' ELSE 'computed' END AS new_source "
+    "FROM (" + _PRICED_SQL + ") q), "
+    "changed AS (UPDATE spans AS s SET cost = p.new_cost, price_ref = p.new_ref, "
+    "cost_source = p.new_source FROM priced p WHERE s.ctid = p.span_ctid "
+    "AND s.project_id = :project_id "
+    "AND (p.cost, p.cost_source, p.price_ref) IS DISTINCT FROM "
+    "(p.new_cost, p.new_source, p.new_ref) "
+    "RETURNING p.start_time, p.trace_id, " + _CELL_SQL + ", p.cost AS old_cost, p.new_cost) "
+    "SELECT * FROM changed"
+)
 
-@dataclass(slots=True)
-class _Changes:
-    trace_ids: list[str] = field(default_factory=list)
-    span_ids: list[str] = field(default_factory=list)
-    costs: list[Decimal | None] = field(default_factory=list)
-    refs: list[str | None] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-    before: Decimal = Decimal(0)
-    after: Decimal = Decimal(0)
-    cells: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
-    traces: dict[str, list[Any]] = field(default_factory=dict)
 
-    def add(self, row: Any, new: Repriced) -> None:
-        self.trace_ids.append(row.trace_id)
-        self.span_ids.append(row.span_id)
-        self.costs.append(new.cost)
-        self.refs.append(new.ref)
-        self.sources.append(new.source)
-        old_cost, new_cost = row.cost or Decimal(0), new.cost or Decimal(0)
-        self.before += old_cost
-        self.after += new_cost
-        unpriced = int(new.cost is None) - int(row.cost is None)
-        key = (floor_hour(row.start_time.astimezone(UTC)),
-               *((getattr(row, d) or "") for d in DIMENSIONS))  # fmt: skip
-        cell = self.cells.setdefault(key, [Decimal(0), 0])
-        cell[0] += new_cost - old_cost
-        cell[1] += unpriced
-        trace = self.traces.setdefault(row.trace_id, [Decimal(0), 0])
-        trace[0] += new_cost - old_cost
-        trace[1] += unpriced
-
-    def rollup_deltas(self, project_id: int) -> list[dict[str, Any]]:
-        rows = []
-        for key in sorted(self.cells):
-            cost, unpriced = self.cells[key]
-            row: dict[str, Any] = {"project_id": project_id, "hour": key[0],
-                                   **dict(zip(DIMENSIONS, key[1:], strict=True))}  # fmt: skip
-            row.update({m: 0 for m in ("calls", "errors", "input_tokens", "output_tokens",
-                                       "cache_read_tokens", "cache_write_tokens",
-                                       "reasoning_tokens", "latency_ms_sum")})  # fmt: skip
-            row.update(cost=cost, unpriced_calls=unpriced, latency_hist=empty_hist())
-            rows.append(row)
-        return rows
+def _rollup_sql(grain: str, table: str) -> str:
+    """The batch's cost deltas per cell of ``grain``, added in key order (the lock order)."""
+    key = f"date_trunc('{grain}', start_time, 'UTC')"
+    return (
+        f"INSERT INTO {table} AS t (project_id, {grain}, {_DIM_LIST}, cost, unpriced_calls, "
+        f"latency_hist) SELECT :project_id, {key}, {_DIM_LIST}, "
+        "sum(coalesce(new_cost, 0) - coalesce(old_cost, 0)), "
+        "sum((new_cost IS NULL)::int - (old_cost IS NULL)::int), CAST(:hist AS bigint[]) "
+        f"FROM repricing_changed GROUP BY {key}, {_DIM_LIST} "
+        "HAVING sum(coalesce(new_cost, 0) - coalesce(old_cost, 0)) <> 0 "
+        "OR sum((new_cost IS NULL)::int - (old_cost IS NULL)::int) <> 0 "
+        f"ORDER BY {key}, {_DIM_LIST} "
+        f"ON CONFLICT (project_id, {grain}, {_DIM_LIST}) DO UPDATE SET "
+        "cost = t.cost + excluded.cost, unpriced_calls = t.unpriced_calls + excluded.unpriced_calls"
+    )
 
 
-def _apply(session: Session, project_id: int, changes: _Changes) -> None:
-    if not changes.trace_ids:
-        return
-    session.execute(
-        text(_UPDATE_SQL),
-        {"project_id": project_id, "trace_ids": changes.trace_ids,
-         "span_ids": changes.span_ids, "costs": changes.costs, "refs": changes.refs,
-         "sources": changes.sources},
-    )  # fmt: skip
-    add_hourly_with_daily(session, changes.rollup_deltas(project_id))
-    trace_ids = sorted(changes.traces)
-    session.execute(
-        text(_TRACES_SQL),
-        {"project_id": project_id, "trace_ids": trace_ids,
-         "costs": [changes.traces[t][0] for t in trace_ids],
-         "u": [changes.traces[t][1] for t in trace_ids]},
-    )  # fmt: skip
+_TRACES_SQL = (
+    "UPDATE traces AS t SET cost = t.cost + d.cost, unpriced_calls = t.unpriced_calls + d.u "
+    "FROM (SELECT trace_id, sum(coalesce(new_cost, 0) - coalesce(old_cost, 0)) AS cost, "
+    "sum((new_cost IS NULL)::int - (old_cost IS NULL)::int) AS u FROM repricing_changed "
+    "GROUP BY trace_id) AS d "
+    "WHERE t.project_id = :project_id AND t.trace_id = d.trace_id AND (d.cost <> 0 OR d.u <> 0)"
+)
+_TOTALS_SQL = (
+    "SELECT count(*) AS n, coalesce(sum(old_cost), 0) AS before, "
+    "coalesce(sum(new_cost), 0) AS after FROM repricing_changed"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    scanned: int
+    repriced: int
+    before: Decimal
+    after: Decimal
+
+
+def _python_prices(session: Session, plan: price_plans.Plan, overrides: Sequence[OverridePrice]
+                   ) -> dict[str, list[Any]]:  # fmt: skip
+    """``cost_for`` for the batch's spans SQL cannot price exactly (usually none)."""
+    condition, params = price_plans.needs_python_sql(plan)
+    out: dict[str, list[Any]] = {"py_trace_ids": [], "py_span_ids": [], "py_costs": [],
+                                 "py_refs": []}  # fmt: skip
+    rows = session.execute(text(f"SELECT * FROM repricing_batch b WHERE {condition}"), params)
+    for row in rows:
+        new = price_span(row, overrides)
+        out["py_trace_ids"].append(row.trace_id)
+        out["py_span_ids"].append(row.span_id)
+        out["py_costs"].append(new.cost)
+        out["py_refs"].append(new.ref)
+    return out
+
+
+def _reprice_batch(session: Session, job: RepricingJob, batch_size: int) -> tuple[_Outcome, Any]:
+    """Lock the next batch, price it set-based and apply the differences; the outcome and
+    the batch's last key (None when it was empty)."""
+    params = _scope(job) | {
+        "c_time": job.cursor_start_time or _EPOCH, "c_trace": job.cursor_trace_id or "",
+        "c_span": job.cursor_span_id or "", "limit": batch_size,
+    }  # fmt: skip
+    session.execute(text("DROP TABLE IF EXISTS pg_temp.repricing_batch, pg_temp.repricing_changed"))
+    session.execute(text(_BATCH_SQL), params)
+    pairs = [price_plans.Pair(r.provider, r.model, r.first, r.last)
+             for r in session.execute(text(_PAIRS_SQL))]  # fmt: skip
+    overrides = load_overrides(session, job.project_id)
+    plan = price_plans.plan(pairs, overrides)
+    prices = price_plans.rate_params(plan.rates) | _python_prices(session, plan, overrides)
+    # A batch's spans are found by their ctid, never by a scan of the whole project; the
+    # penalty that forbids the scan would otherwise make every statement look costly enough
+    # to JIT-compile (seconds of compiling for a fraction of a second of work).
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    session.execute(text("SET LOCAL enable_mergejoin = off"))
+    session.execute(text("SET LOCAL jit = off"))
+    session.execute(text("SET LOCAL work_mem = '64MB'"))
+    session.execute(text(_UPDATE_SQL), prices | {"project_id": job.project_id})
+    deltas = {"project_id": job.project_id, "hist": empty_hist()}
+    for grain, table in TABLES.items():  # hour, day, month: the lock order of ingest
+        session.execute(text(_rollup_sql(grain, table.name)), deltas)
+    session.execute(text(_TRACES_SQL), {"project_id": job.project_id})
+    totals = session.execute(text(_TOTALS_SQL)).one()
+    scanned = session.execute(text("SELECT count(*) FROM repricing_batch")).scalar_one()
+    last = session.execute(text(_LAST_SQL)).first()
+    for setting in ("enable_seqscan", "enable_mergejoin", "jit", "work_mem"):
+        session.execute(text(f"RESET {setting}"))
+    session.execute(text("DROP TABLE repricing_batch, repricing_changed"))
+    return _Outcome(scanned, totals.n, totals.before, totals.after), last
 
 
 def _scope(job: RepricingJob) -> dict[str, Any]:
@@ -289,36 +345,16 @@ def run_batch(session: Session, job: RepricingJob, batch_size: int = DEFAULT_BAT
     now = datetime.now(UTC)
     if job.status == RepricingStatus.QUEUED.value:
         job.status, job.started_at = RepricingStatus.RUNNING.value, now
-    overrides = load_overrides(session, job.project_id)
-    params = _scope(job) | {
-        "c_time": job.cursor_start_time or _EPOCH, "c_trace": job.cursor_trace_id or "",
-        "c_span": job.cursor_span_id or "", "limit": batch_size,
-    }  # fmt: skip
-    # The batch's keys join the spans and traces primary keys: a nested loop over the index,
-    # never a hash join that would scan the whole project for ten thousand rows.
-    session.execute(text("SET LOCAL enable_hashjoin = off"))
-    session.execute(text("SET LOCAL enable_mergejoin = off"))
-    rows = session.execute(text(_BATCH_SQL), params).all()
-    changes = _Changes()
-    for row in rows:
-        new = price_span(row, overrides)
-        if (new.cost, new.source, new.ref) != (row.cost, row.cost_source, row.price_ref):
-            changes.add(row, new)
-    _apply(session, job.project_id, changes)
-    if rows:
-        last = rows[-1]
-        job.cursor_start_time, job.cursor_trace_id, job.cursor_span_id = (
-            last.start_time,
-            last.trace_id,
-            last.span_id,
-        )
-    job.spans_scanned += len(rows)
-    job.spans_repriced += len(changes.trace_ids)
-    job.cost_before += changes.before
-    job.cost_after += changes.after
+    outcome, last = _reprice_batch(session, job, batch_size)
+    if last is not None:
+        job.cursor_start_time, job.cursor_trace_id, job.cursor_span_id = last
+    job.spans_scanned += outcome.scanned
+    job.spans_repriced += outcome.repriced
+    job.cost_before += outcome.before
+    job.cost_after += outcome.after
     job.batches += 1
     job.heartbeat_at = now
-    finished = len(rows) < batch_size
+    finished = outcome.scanned < batch_size
     if finished:
         job.status, job.finished_at = RepricingStatus.DONE.value, now
     session.flush()

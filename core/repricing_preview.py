@@ -1,8 +1,9 @@
 """Re-pricing previews: what a price change would do to stored costs, before it is saved.
 
 Read only. The candidate spans of the change's scope are priced with the overrides as they
-would be after the change (:func:`core.repricing.price_span`, the job's own pricing) and the
-differences summed per model.
+would be after the change — the job's own pricing: set-based from :mod:`core.price_plans`,
+:func:`core.repricing.price_span` for the spans that need Python — and the differences summed
+per model.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core import price_plans
 from core.errors import InvalidInputError
 from core.prices import PriceOverrideIn, PriceTierIn, get_override, load_overrides
 from core.pricing import BucketPrices, OverridePrice, OverrideTier, TokenUsage, cost_for
@@ -42,6 +44,31 @@ class Preview:
     models: list[ModelImpact] = field(default_factory=list)
 
 
+#: The scope's candidates in job order, numbered; ``:limit`` is one more than previewed.
+_SCOPE_SQL = (
+    "WITH b AS MATERIALIZED (SELECT c.*, row_number() OVER (ORDER BY start_time, trace_id, "
+    "span_id) AS rn FROM (" + CANDIDATES_SQL + "ORDER BY start_time, trace_id, span_id "
+    "LIMIT :limit) c) "
+)
+_PAIRS_SQL = (
+    _SCOPE_SQL + "SELECT coalesce(provider, '') AS provider, coalesce(model, '') AS model, "
+    "min(start_time) AS first, max(start_time) AS last, count(*) AS n FROM b GROUP BY 1, 2"
+)
+#: Per model, the spans whose price would change and their cost before and after.
+_IMPACT_SQL = (
+    _SCOPE_SQL + "SELECT provider, model, count(*) AS spans, sum(coalesce(cost, 0)) AS before, "
+    "sum(coalesce(new_cost, 0)) AS after FROM (SELECT x.*, "
+    f"{price_plans.rounded_sql('x.exact')} AS new_cost FROM ("
+    "SELECT coalesce(b.provider, '') AS provider, coalesce(b.model, '') AS model, b.cost, "
+    f"b.cost_source, b.price_ref, {price_plans.EXACT_SQL} AS exact, r.ref AS new_ref, "
+    "CASE WHEN r.p_input IS NULL THEN 'unknown' WHEN b.usage_source = 'estimated' "
+    "THEN 'estimated' ELSE 'computed' END AS new_source "
+    f"FROM b JOIN {price_plans.RATES_SQL} ON {price_plans.JOIN_SQL} AND {price_plans.FITS_SQL} "
+    "WHERE b.rn < :limit) x) q WHERE (cost, cost_source, price_ref) IS DISTINCT FROM "
+    "(new_cost, new_source, new_ref) GROUP BY provider, model"
+)
+
+
 def preview(
     session: Session,
     project_id: int,
@@ -53,30 +80,37 @@ def preview(
     max_spans: int = 2_000_000,
 ) -> Preview:
     """Price the candidate spans with ``overrides`` (read only) and sum what would change,
-    per model; stops after ``max_spans`` spans (``truncated``)."""
-    out = Preview()
-    impacts: dict[tuple[str, str], ModelImpact] = {}
-    params = {"project_id": project_id, "start": start, "end": end,
+    per model; stops after ``max_spans`` spans (``truncated``).
+
+    The pricing is the job's own (:mod:`core.price_plans` set-based, ``cost_for`` for the
+    spans it cannot express), over the spans in the job's order.
+    """
+    params = {"project_id": project_id, "start": start, "end": end, "limit": max_spans + 1,
               "models": None if models is None else list(models)}  # fmt: skip
-    result = session.execute(
-        text(CANDIDATES_SQL + "ORDER BY start_time LIMIT :limit"),
-        params | {"limit": max_spans + 1},
-        execution_options={"yield_per": 5000},
+    pairs, counted = [], 0
+    for row in session.execute(text(_PAIRS_SQL), params):
+        pairs.append(price_plans.Pair(row.provider, row.model, row.first, row.last))
+        counted += row.n
+    plan = price_plans.plan(pairs, overrides)
+    impacts: dict[tuple[str, str], ModelImpact] = {}
+    for row in session.execute(text(_IMPACT_SQL), params | price_plans.rate_params(plan.rates)):
+        impacts[(row.provider, row.model)] = ModelImpact(
+            row.provider, row.model, row.spans, row.before, row.after
+        )
+    condition, extra = price_plans.needs_python_sql(plan)
+    python_rows = session.execute(
+        text(_SCOPE_SQL + f"SELECT * FROM b WHERE b.rn < :limit AND {condition}"), params | extra
     )
-    for row in result:
-        if out.spans_scanned == max_spans:
-            out.truncated = True
-            break
-        out.spans_scanned += 1
+    for row in python_rows:
         new = price_span(row, overrides)
         if (new.cost, new.source, new.ref) == (row.cost, row.cost_source, row.price_ref):
             continue
-        impact = impacts.setdefault((row.provider or "", row.model),
-                                    ModelImpact(row.provider or "", row.model))  # fmt: skip
+        impact = impacts.setdefault((row.provider or "", row.model or ""),
+                                    ModelImpact(row.provider or "", row.model or ""))  # fmt: skip
         impact.spans += 1
         impact.cost_before += row.cost or Decimal(0)
         impact.cost_after += new.cost or Decimal(0)
-    result.close()
+    out = Preview(spans_scanned=min(counted, max_spans), truncated=counted > max_spans)
     out.models = [impacts[k] for k in sorted(impacts)]
     out.spans_affected = sum(m.spans for m in out.models)
     out.cost_before = sum((m.cost_before for m in out.models), Decimal(0))
