@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
-from bench.queries_data import END
+from bench.queries_data import END, RARE_WORD
 from collector.app import create_app
 from core import keys, queries
 from core.db import make_engine, make_session_factory
@@ -23,7 +23,9 @@ PEPPER = "bench-pepper"
 WEEK = END - timedelta(days=7)
 LIST_GOAL, SEARCH_GOAL, DETAIL_GOAL, OVERVIEW_GOAL = 100.0, 300.0, 50.0, 300.0
 SEARCHES = {
-    "English word": "warranty",
+    "English word, common (a topic: ~1 prompt in 13)": "warranty",
+    f"English word, rare (~1 span in 5,000): {RARE_WORD}": RARE_WORD,
+    "English word, absent": "zebrafish",
     "English phrase": "Customer asks about refund",
     "Chinese": "退款政策",
     "Arabic": "سياسة الاسترداد",
@@ -189,10 +191,14 @@ def explain(engine: Any, factory: Any, call: Callable[[Session], Any]) -> str:
             call(session)
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    statement, params = seen[-1] if seen else ("SELECT 1", {})
+    found = []
     with engine.connect() as conn:
-        rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
-        return "\n".join(str(r[0]) for r in rows)
+        for statement, params in seen or [("SELECT 1", {})]:
+            rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
+            plan = [str(r[0]) for r in rows]
+            took = float(plan[-1].split(":")[1].split()[0])  # "Execution Time: 1.234 ms"
+            found.append((took, "\n".join(plan)))
+    return max(found)[1]
 
 
 def plans(engine: Any, factory: Any, project_id: int, s: dict[str, list[str]]) -> dict[str, str]:
@@ -201,10 +207,22 @@ def plans(engine: Any, factory: Any, project_id: int, s: dict[str, list[str]]) -
             db, project_id, user_id=s["user_id"][0]
         ),
         "trace list, team filter": lambda db: queries.list_traces(db, project_id, team="finance"),
+        "trace list, customer filter": lambda db: queries.list_traces(
+            db, project_id, customer="cust-17"
+        ),
+        "trace list, last 7 days": lambda db: queries.list_traces(db, project_id, start=WEEK),
+        "trace list, sort by latency": lambda db: queries.list_traces(
+            db, project_id, sort="duration"
+        ),
         "trace list, model filter": lambda db: queries.list_traces(
             db, project_id, model="claude-haiku-4"
         ),
-        "search, English word": lambda db: queries.list_traces(db, project_id, search="warranty"),
+        "search, common English word (probe of the first traces)": lambda db: queries.list_traces(
+            db, project_id, search="warranty"
+        ),
+        "search, rare English word (trigram indexes)": lambda db: queries.list_traces(
+            db, project_id, search=RARE_WORD
+        ),
         "search, Chinese": lambda db: queries.list_traces(db, project_id, search="退款政策"),
         "trace detail": lambda db: queries.get_trace(
             db, project_id, (s["long_trace"] or s["trace_id"])[0]
