@@ -17,6 +17,8 @@ from core.queries_views import EndUser, Page, SessionDetail, SessionSummary, Tra
 #: LLM calls shown for one conversation; a longer one shows its first ones.
 MAX_TURNS = 500
 _USAGE_KINDS = ("llm", "embedding")
+#: Traces walked newest first to find a page of sessions or users, widening each time.
+RECENT_WALKS = (500, 5_000)
 
 
 def _window(project_id: int, start: datetime | None, end: datetime | None) -> list[Any]:
@@ -34,20 +36,52 @@ def _totals() -> tuple[Any, ...]:
             func.min(Trace.start_time), func.max(Trace.start_time))  # fmt: skip
 
 
+def _recent_groups(
+    session: Session, group: Any, where: list[Any], before: datetime | None, traces: int
+) -> tuple[set[Any], datetime | None]:
+    """The groups of the newest ``traces`` traces (up to ``before``), and the start time the
+    walk stopped at (None when it saw every trace): a group it did not meet was last seen no
+    later than that."""
+    bound = [] if before is None else [Trace.start_time <= before]
+    query = (
+        select(group, Trace.start_time)
+        .where(*where, *bound, group.is_not(None))
+        .order_by(Trace.start_time.desc())
+        .limit(traces)
+    )
+    rows = session.execute(query).all()
+    return {r[0] for r in rows}, (rows[-1][1] if len(rows) == traces else None)
+
+
 def _grouped_page(
     session: Session, group: Any, extra: tuple[Any, ...], where: list[Any], *,
     sort: str, limit: int, cursor: str | None,
 ) -> tuple[list[Any], str | None]:  # fmt: skip
-    """Groups of traces, newest last-seen first, keyset-paged on (last seen, group key)."""
+    """Groups of traces, newest last-seen first, keyset-paged on (last seen, group key).
+
+    The groups of a page are first looked for among the newest traces (walking the time index
+    a few hundred traces at a time) and totalled through the group's own index; only when
+    that walk cannot prove the page complete are all the window's traces grouped.
+    """
     check_limit(limit)
     last_seen = func.max(Trace.start_time)
     query = select(group, *_totals(), *extra).where(*where, group.is_not(None)).group_by(group)
+    before = None
     if cursor:
-        value, tie = decode_cursor(sort, cursor)
-        if not isinstance(value, datetime):
+        before, tie = decode_cursor(sort, cursor)
+        if not isinstance(before, datetime):
             raise InvalidInputError("invalid cursor")
-        query = query.having(tuple_(last_seen, group) < tuple_(literal(value), literal(tie)))
-    rows = list(session.execute(query.order_by(last_seen.desc(), group.desc()).limit(limit + 1)))
+        query = query.having(tuple_(last_seen, group) < tuple_(literal(before), literal(tie)))
+    query = query.order_by(last_seen.desc(), group.desc()).limit(limit + 1)
+    rows: list[Any] = []
+    for traces in RECENT_WALKS:
+        groups, stopped = _recent_groups(session, group, where, before, traces)
+        rows = list(session.execute(query.where(group.in_(groups))))
+        # Every group the walk missed was last seen at or before ``stopped``.
+        if stopped is None or (len(rows) > limit and rows[limit][7] > stopped):
+            break
+    else:
+        rows = list(session.execute(query))
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

@@ -1,5 +1,6 @@
 """The trace list's span-level filters read the summary's arrays, its duration sort has an
-index, and a text search finds the same traces whichever plan answers it."""
+index, a text search finds the same traces whichever plan answers it, and so do the session and
+user lists."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import psycopg
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import queries
+from core import queries, queries_sessions
 from core.ingest import SpanRecord
 from core.migrate import upgrade
 from core.models import Project, Trace
+from core.queries_sessions import list_end_users, list_sessions
 from tests.core.test_queries import T0, names, store, trace_spans
 from tests.services import scratch_database
 
@@ -152,3 +154,37 @@ def test_migration_0011_backfills_the_summary_from_existing_spans() -> None:
             ).fetchall()
     assert rows == [("1" * 32, ["cust-a", "cust-b"], ["openai"], ["ops"], []),
                     ("2" * 32, [], [], [], [])]  # fmt: skip
+
+
+def pages_of(factory: sessionmaker[Session], project: Project, users: bool) -> list[Any]:
+    """Every page of sessions (or users) of three at a time, as (key, traces, last seen)."""
+    seen: list[Any] = []
+    cursor = None
+    with factory() as session:
+        while True:
+            if users:
+                page: Any = list_end_users(session, project.id, limit=3, cursor=cursor)
+                seen += [(u.user_id, u.traces, u.last_seen) for u in page.items]
+            else:
+                page = list_sessions(session, project.id, limit=3, cursor=cursor)
+                seen += [(s.session_id, s.traces, s.last_seen) for s in page.items]
+            if (cursor := page.next_cursor) is None:
+                return seen
+
+
+@pytest.mark.parametrize("users", [False, True])
+def test_sessions_and_users_from_a_short_walk_match_grouping_every_trace(
+    session_factory: sessionmaker[Session], project: Project, monkeypatch: pytest.MonkeyPatch,
+    users: bool,
+) -> None:  # fmt: skip
+    # Sessions and users whose traces interleave in time, with equal start times for ties.
+    store(session_factory, project, *(
+        trace_spans(n, start=T0 + timedelta(minutes=n // 2), session_id=f"s{n * 7 % 9}",
+                    user_id=f"u{n * 5 % 7}")
+        for n in range(30)))  # fmt: skip
+    monkeypatch.setattr(queries_sessions, "RECENT_WALKS", ())
+    everything = pages_of(session_factory, project, users)
+    for walks in ((1,), (2, 3), (4, 50), (500,)):
+        monkeypatch.setattr(queries_sessions, "RECENT_WALKS", walks)
+        assert pages_of(session_factory, project, users) == everything
+    assert len(everything) == (7 if users else 9)
