@@ -8,7 +8,7 @@ search join into spans through their indexes) and pages with a keyset cursor
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from core.errors import InvalidInputError, PermissionDeniedError
 from core.models import Score, Span, Trace, UsageHourly
+from core.models_finance import UsageDaily
 from core.queries_filters import (
     MIN_TRIGRAM_CHARS,
     ScoreCondition,
@@ -42,6 +43,7 @@ from core.queries_views import (
     TraceSummary,
     copy_view,
 )
+from core.rollups import ceil_day, floor_day
 
 SORT_KEYS = ("time", "duration", "cost", "tokens")
 #: Distinct values offered per filter field; the long tail is still reachable by typing it.
@@ -203,18 +205,40 @@ def score_means(
             for n, c, m in session.execute(query)]  # fmt: skip
 
 
-def _daily_spend(
+#: The usage measures the Overview sums, in :func:`_usage_by_day`'s column order.
+_OVERVIEW_MEASURES = ("calls", "errors", "input_tokens", "output_tokens", "cost", "unpriced_calls")
+
+
+def _summed_by_day(
+    session: Session, table: Any, moment: Any, project_id: int, start: datetime, end: datetime
+) -> list[Any]:
+    day = cast(func.timezone("UTC", moment), Date).label("day")
+    sums = (func.sum(getattr(table, m)) for m in _OVERVIEW_MEASURES)
+    query = select(day, *sums).where(table.project_id == project_id, moment >= start,
+                                     moment < end).group_by(day)  # fmt: skip
+    return list(session.execute(query))
+
+
+def _usage_by_day(
     session: Session, project_id: int, start: datetime, end: datetime
-) -> list[DailySpend]:
-    u = UsageHourly
-    day = cast(func.timezone("UTC", u.hour), Date).label("day")
-    query = (
-        select(day, func.sum(u.calls), func.sum(u.input_tokens + u.output_tokens), func.sum(u.cost))
-        .where(u.project_id == project_id, u.hour >= start, u.hour < end)
-        .group_by(day)
-        .order_by(day)
-    )
-    return [DailySpend(d, int(c), int(t), Decimal(s)) for d, c, t, s in session.execute(query)]
+) -> dict[date, list[Any]]:
+    """The Overview's usage measures per UTC day, from the daily rollup for the days wholly
+    inside ``[start, end)`` and from the hourly one for the hours at either edge (the daily
+    cells are the hourly ones folded by day, so the sums are the same, from fewer rows)."""
+    first, last = ceil_day(start), floor_day(end)
+    if first < last:
+        hourly = [(start, first), (last, end)]
+        rows = _summed_by_day(session, UsageDaily, UsageDaily.day, project_id, first, last)
+    else:
+        hourly, rows = [(start, end)], []
+    for low, high in hourly:
+        if low < high:
+            rows += _summed_by_day(session, UsageHourly, UsageHourly.hour, project_id, low, high)
+    days: dict[date, list[Any]] = {}
+    for row in rows:
+        total = days.setdefault(row[0], [0] * len(_OVERVIEW_MEASURES))
+        days[row[0]] = [a + (b or 0) for a, b in zip(total, row[1:], strict=True)]
+    return dict(sorted(days.items()))
 
 
 def _trace_stats(
@@ -233,19 +257,16 @@ def _trace_stats(
 
 
 def overview(session: Session, project_id: int, start: datetime, end: datetime) -> Overview:
-    """Calls, errors, tokens and spend from the hourly rollups; trace latency from ``traces``.
+    """Calls, errors, tokens and spend from the rollups; trace latency from ``traces``.
 
     A rollup hour counts when it begins in ``[start, end)``, so pass hour-aligned bounds for
     the two sources to cover exactly the same spans.
     """
-    u = UsageHourly
-    measures = (u.calls, u.errors, u.input_tokens, u.output_tokens, u.cost, u.unpriced_calls)
-    sums = select(*(func.coalesce(func.sum(m), 0) for m in measures)).where(
-        u.project_id == project_id, u.hour >= start, u.hour < end
-    )
-    calls, errors, input_tokens, output_tokens, cost, unpriced = tuple(session.execute(sums).one())
+    days = _usage_by_day(session, project_id, start, end)
+    daily = [DailySpend(d, int(m[0]), int(m[2] + m[3]), Decimal(m[4])) for d, m in days.items()]
+    totals = [sum(m[i] for m in days.values()) for i in range(len(_OVERVIEW_MEASURES))]
+    calls, errors, input_tokens, output_tokens, cost, unpriced = totals
     traces, error_traces, p50_ms, p95_ms = _trace_stats(session, project_id, start, end)
-    daily = _daily_spend(session, project_id, start, end)
     return Overview(start, end, traces, error_traces, int(calls), int(errors),
                     int(input_tokens), int(output_tokens), Decimal(cost), int(unpriced),
                     p50_ms, p95_ms, daily)  # fmt: skip
