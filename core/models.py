@@ -217,7 +217,9 @@ class Trace(Base):
     providers: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
 
     __table_args__ = (
-        Index("ix_traces_project_start", "project_id", text("start_time DESC")),
+        # Covering the Overview's trace statistics (migration 0011).
+        Index("ix_traces_project_start", "project_id", text("start_time DESC"),
+              postgresql_include=["end_time", "error_count"]),
         # Read API filters and sorts (migration 0003).
         Index("ix_traces_project_user_start", "project_id", "user_id", "start_time"),
         Index("ix_traces_project_session_start", "project_id", "session_id", "start_time"),
