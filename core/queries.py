@@ -1,9 +1,9 @@
 """The read layer: plain functions over a Session, every query scoped by project.
 
 Filters are SQLAlchemy expressions built from a fixed set of fields (:mod:`core.queries_filters`),
-never strings. The trace list reads the ``traces`` summary table (span-level filters and text
-search join into spans through their indexes) and pages with a keyset cursor
-(:mod:`core.queries_keyset`), so a deep page costs what the first one does.
+never strings. The trace list reads the ``traces`` summary table (which gathers its spans'
+teams, features, customers and providers; only text search reaches into spans) and pages with
+a keyset cursor (:mod:`core.queries_keyset`), so a deep page costs what the first one does.
 """
 
 from __future__ import annotations
