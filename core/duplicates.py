@@ -14,14 +14,14 @@ the trace locks of :func:`core.pending_logs.lock_traces`, so two batches cannot 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import CompoundSelect, and_, select, union_all
 from sqlalchemy.orm import Session
 
 from core.models import Span, SpanKind
-from core.pending_logs import key_in
+from core.pending_logs import SpanKey, key_table
 
 if TYPE_CHECKING:  # core.ingest calls into this module
     from core.ingest import SpanRecord
@@ -73,6 +73,28 @@ def mark_duplicate_calls(session: Session, project_id: int, records: Sequence[Sp
     return marked + _mark_against_stored(session, project_id, left, batch)
 
 
+def related_llm_spans(
+    project_id: int, own: Iterable[SpanKey], parents: Iterable[SpanKey]
+) -> CompoundSelect[Any]:
+    """Stored LLM spans that are children of ``own`` spans or are the ``parents``.
+
+    Two joins, each answered through the primary key ``(project_id, trace_id, span_id)`` (its
+    trace prefix for the children), rather than one ``OR`` of two ``IN`` sets, which PostgreSQL
+    can only answer by reading every span of the project (seconds per batch at millions)."""
+    columns = (Span.trace_id, Span.span_id, Span.parent_span_id, Span.request_model,
+               Span.response_model, Span.input_tokens, Span.output_tokens,
+               Span.cache_read_tokens, Span.cache_write_tokens)  # fmt: skip
+    mine, theirs = key_table(own, "own_spans"), key_table(parents, "parent_spans")
+    children = select(*columns).join(
+        mine, and_(Span.trace_id == mine.c.trace_id, Span.parent_span_id == mine.c.span_id)
+    )
+    fathers = select(*columns).join(
+        theirs, and_(Span.trace_id == theirs.c.trace_id, Span.span_id == theirs.c.span_id)
+    )
+    where = (Span.project_id == project_id, Span.kind == _LLM)
+    return union_all(children.where(*where), fathers.where(*where))
+
+
 def _mark_against_stored(
     session: Session,
     project_id: int,
@@ -81,17 +103,10 @@ def _mark_against_stored(
 ) -> int:
     if not records:
         return 0
-    parents = sorted({(r.trace_id, r.parent_span_id) for r in records if r.parent_span_id})
-    own = sorted((r.trace_id, r.span_id) for r in records)
-    conditions = [key_in(Span.trace_id, Span.parent_span_id, own)]
-    if parents:
-        conditions.append(key_in(Span.trace_id, Span.span_id, parents))
-    stored = session.execute(
-        select(Span.trace_id, Span.span_id, Span.parent_span_id, Span.request_model,
-               Span.response_model, Span.input_tokens, Span.output_tokens,
-               Span.cache_read_tokens, Span.cache_write_tokens)
-        .where(Span.project_id == project_id, Span.kind == _LLM, or_(*conditions))
-    ).all()  # fmt: skip
+    parents = {(r.trace_id, r.parent_span_id) for r in records if r.parent_span_id}
+    own = {(r.trace_id, r.span_id) for r in records}
+    rows = session.execute(related_llm_spans(project_id, own, parents)).all()
+    stored = list({(row.trace_id, row.span_id): row for row in rows}.values())
     children: dict[tuple[str, str | None], list[SpanRecord]] = {}
     for record in records:
         children.setdefault((record.trace_id, record.parent_span_id), []).append(record)

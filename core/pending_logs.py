@@ -52,18 +52,23 @@ class LogContent:
     finish_reasons: list[str] | None = None
 
 
-def key_in(trace_column: Any, span_column: Any, keys: Iterable[SpanKey]) -> ColumnElement[bool]:
-    """``(trace_column, span_column)`` is one of ``keys``, sent as two arrays (a batch may hold
-    ten thousand spans: a literal IN list that long overflows PostgreSQL's parser stack)."""
+def key_table(keys: Iterable[SpanKey], name: str = "wanted") -> Any:
+    """``keys`` as a table ``(trace_id, span_id)``, sent as two arrays (a batch may hold ten
+    thousand spans: a literal IN list that long overflows PostgreSQL's parser stack)."""
     ordered = sorted(set(keys))
-    pairs = (
+    return (
         func.unnest(
             literal([k[0] for k in ordered], ARRAY(Text)),
             literal([k[1] for k in ordered], ARRAY(Text)),
         )
         .table_valued("trace_id", "span_id")
-        .render_derived(name="wanted")
+        .render_derived(name=name)
     )
+
+
+def key_in(trace_column: Any, span_column: Any, keys: Iterable[SpanKey]) -> ColumnElement[bool]:
+    """``(trace_column, span_column)`` is one of ``keys``."""
+    pairs = key_table(keys)
     return tuple_(trace_column, span_column).in_(select(pairs.c.trace_id, pairs.c.span_id))
 
 
