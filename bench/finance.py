@@ -37,7 +37,7 @@ import psutil
 import psycopg
 from fastapi.testclient import TestClient
 from psycopg import sql
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.app import create_app
@@ -46,7 +46,7 @@ from core.cost_reports import cost_report
 from core.costs import cost_query
 from core.db import make_engine, make_session_factory
 from core.migrate import upgrade
-from core.models import Project
+from core.models import PriceOverride, Project
 from core.models_finance import RepricingJob
 from core.prices import PriceOverrideIn
 from core.settings import Settings
@@ -327,13 +327,15 @@ def bench_repricing(
         pattern, share = "*", 1.0
     fraction = min(target / (total * share * 0.97), 1.0)  # 3 % of costs are reported
     since = MONTH_END - (MONTH_END - MONTH_START) * fraction
-    data = PriceOverrideIn(
-        model_pattern=pattern,
-        effective_from=since,
-        input_per_mtok=Decimal("2"),
-        output_per_mtok=Decimal("8"),
-    )
     with factory.begin() as session:
+        # A kept database measured again gets a new price, so every span's cost changes.
+        earlier = session.scalar(select(func.count()).select_from(PriceOverride)) or 0
+        data = PriceOverrideIn(
+            model_pattern=pattern,
+            effective_from=since,
+            input_per_mtok=Decimal(2 + earlier),
+            output_per_mtok=Decimal(8 + earlier),
+        )
         _, job = price_jobs.create_with_job(session, project_id, data, "bench")
         key = (project_id, job.id)
     began = time.perf_counter()

@@ -3,15 +3,17 @@ trace summaries and the hourly, daily and monthly rollups following exactly.
 
 A job is a ``repricing_jobs`` row (project, range, optional model list). A worker claims it
 with ``FOR UPDATE SKIP LOCKED`` for one *batch*: the next ``batch_size`` candidate spans after
-the keyset cursor (start_time, trace_id, span_id) are locked into a temporary table, priced
+the keyset cursor (start_time, trace_id, span_id) are read into a temporary table, priced
 set-based with the project's current overrides and genai-prices (:mod:`core.price_plans`: the
 prices :func:`core.pricing.cost_for` would apply, per model, time piece and tier, joined to
 the spans and computed on ``numeric``, identical to the Decimal; the few spans it cannot
 express are priced by ``cost_for`` itself), and the changed ones are written back by one
-``UPDATE … RETURNING`` whose old and new costs feed one grouped ``INSERT … ON CONFLICT DO
-UPDATE`` per rollup table and one ``UPDATE`` of the trace summaries (additive deltas); the
-cursor and counters advance — all in one transaction. A killed worker loses only its
-uncommitted batch, and whoever claims the job next resumes from the committed cursor.
+``UPDATE … RETURNING`` (by ctid, only if the row is still the version read; if another
+writer got there first the batch is redone with its rows locked) whose old and new costs feed
+one grouped ``INSERT … ON CONFLICT DO UPDATE`` per rollup table and one ``UPDATE`` of the
+trace summaries (additive deltas); the cursor and counters advance — all in one transaction.
+A killed worker loses only its uncommitted batch, and whoever claims the job next resumes
+from the committed cursor.
 
 Reported costs (``cost_source = 'reported'``, sent by the app) are never candidates, and
 spans without usage stay unpriced, exactly as at ingest.
@@ -196,19 +198,19 @@ def claim_job(session: Session, job_id: tuple[int, int] | None = None) -> Repric
 
 # --- batches ---------------------------------------------------------------------------------
 
-#: The rollup cell's dimensions of a priced span ``p`` ('' for missing, as ingest keys it).
-_CELL_SQL = ", ".join(f"coalesce(p.{d}, '') AS {d}" for d in DIMENSIONS)
+#: The rollup cell's dimensions of a priced span ``t`` ('' for missing, as ingest keys it).
+_CELL_SQL = ", ".join(f"coalesce(t.{d}, '') AS {d}" for d in DIMENSIONS)
 _DIM_LIST = ", ".join(DIMENSIONS)
-#: The next batch of candidates after the cursor, locked, into a table of this transaction.
+#: The next batch of candidates after the cursor, into a table of this transaction, with the
+#: ctid of the row version read: the update finds each span by it, without the index.
 _BATCH_SQL = (
-    # The row's ctid is stable while it is locked: the update finds it without the index.
     "CREATE TEMP TABLE repricing_batch ON COMMIT DROP AS SELECT ctid AS span_ctid, "
     + CANDIDATES_SQL.removeprefix("SELECT ")
     # The plain bound lets the (project, start_time) index start at the cursor; the row
     # comparison alone would scan the whole range before it every batch.
     + "AND start_time >= :c_time "
     "AND (start_time, trace_id, span_id) > (:c_time, :c_trace, :c_span) "
-    "ORDER BY start_time, trace_id, span_id LIMIT :limit FOR UPDATE"
+    "ORDER BY start_time, trace_id, span_id LIMIT :limit"
 )
 _PAIRS_SQL = (
     "SELECT coalesce(provider, '') AS provider, coalesce(model, '') AS model, "
@@ -231,19 +233,26 @@ _PRICED_SQL = (
     "ON b.trace_id = p.trace_id AND b.span_id = p.span_id"
 )
 #: The spans whose price changed, rewritten; what changed kept for the rollups and traces.
+#: A span is only rewritten if the version read is still current (same ctid and key), so one
+#: changed since by another transaction is left out, and ``repricing_todo`` tells.
 _UPDATE_SQL = (
     "CREATE TEMP TABLE repricing_changed ON COMMIT DROP AS "
     "WITH priced AS (SELECT q.*, CASE WHEN q.new_cost IS NULL THEN 'unknown' "
     "WHEN q.usage_source = 'estimated' THEN 'estimated' ELSE 'computed' END AS new_source "
     "FROM (" + _PRICED_SQL + ") q), "
-    "changed AS (UPDATE spans AS s SET cost = p.new_cost, price_ref = p.new_ref, "
-    "cost_source = p.new_source FROM priced p WHERE s.ctid = p.span_ctid "
-    "AND s.project_id = :project_id "
-    "AND (p.cost, p.cost_source, p.price_ref) IS DISTINCT FROM "
-    "(p.new_cost, p.new_source, p.new_ref) "
-    "RETURNING p.start_time, p.trace_id, " + _CELL_SQL + ", p.cost AS old_cost, p.new_cost) "
+    "todo AS MATERIALIZED (SELECT * FROM priced p WHERE (p.cost, p.cost_source, p.price_ref) "
+    "IS DISTINCT FROM (p.new_cost, p.new_source, p.new_ref)), "
+    "counted AS (INSERT INTO repricing_todo SELECT count(*) FROM todo), "
+    "changed AS (UPDATE spans AS s SET cost = t.new_cost, price_ref = t.new_ref, "
+    "cost_source = t.new_source FROM todo t WHERE s.ctid = t.span_ctid "
+    "AND s.project_id = :project_id AND s.trace_id = t.trace_id AND s.span_id = t.span_id "
+    "RETURNING t.start_time, t.trace_id, " + _CELL_SQL + ", t.cost AS old_cost, t.new_cost) "
     "SELECT * FROM changed"
 )
+_MISSED_SQL = (
+    "SELECT (SELECT n FROM repricing_todo) - (SELECT count(*) FROM repricing_changed) AS missed"
+)
+_TEMP_TABLES = "pg_temp.repricing_batch, pg_temp.repricing_changed, pg_temp.repricing_todo"
 
 
 def _rollup_sql(grain: str, table: str) -> str:
@@ -300,28 +309,56 @@ def _python_prices(session: Session, plan: price_plans.Plan, overrides: Sequence
     return out
 
 
+#: Planner settings of a batch: its spans are found by their ctid, never by a scan of the
+#: whole project; the penalty that forbids the scan would make every statement look costly
+#: enough to JIT-compile (seconds of compiling for a fraction of a second of work).
+_BATCH_SETTINGS = {"enable_seqscan": "off", "enable_mergejoin": "off", "jit": "off",
+                   "work_mem": "'64MB'"}  # fmt: skip
+
+
 def _reprice_batch(session: Session, job: RepricingJob, batch_size: int) -> tuple[_Outcome, Any]:
-    """Lock the next batch, price it set-based and apply the differences; the outcome and
-    the batch's last key (None when it was empty)."""
+    """Price the next batch set-based and apply the differences; the outcome and the batch's
+    last key (None when it was empty).
+
+    Spans are read without a lock (locking every row would write each heap page twice) and
+    rewritten only if unchanged since; if another transaction changed one meanwhile, the
+    batch is undone to a savepoint and done again with the rows locked.
+    """
     params = _scope(job) | {
         "c_time": job.cursor_start_time or _EPOCH, "c_trace": job.cursor_trace_id or "",
         "c_span": job.cursor_span_id or "", "limit": batch_size,
     }  # fmt: skip
-    session.execute(text("DROP TABLE IF EXISTS pg_temp.repricing_batch, pg_temp.repricing_changed"))
-    session.execute(text(_BATCH_SQL), params)
+    for name, value in _BATCH_SETTINGS.items():
+        session.execute(text(f"SET LOCAL {name} = {value}"))
+    savepoint = session.begin_nested()
+    done = _apply_batch(session, job, params, _BATCH_SQL)
+    if done is None:
+        savepoint.rollback()
+        done = _apply_batch(session, job, params, _BATCH_SQL + " FOR UPDATE")
+        if done is None:  # cannot happen: locked rows do not change
+            raise RuntimeError("a locked span changed during re-pricing")
+    else:
+        savepoint.commit()
+    for name in _BATCH_SETTINGS:
+        session.execute(text(f"RESET {name}"))
+    return done
+
+
+def _apply_batch(
+    session: Session, job: RepricingJob, params: dict[str, Any], batch_sql: str
+) -> tuple[_Outcome, Any] | None:
+    """One try at a batch; None (and nothing applied) if a span changed under it."""
+    session.execute(text(f"DROP TABLE IF EXISTS {_TEMP_TABLES}"))
+    session.execute(text("CREATE TEMP TABLE repricing_todo (n bigint) ON COMMIT DROP"))
+    session.execute(text(batch_sql), params)
     pairs = [price_plans.Pair(r.provider, r.model, r.first, r.last)
              for r in session.execute(text(_PAIRS_SQL))]  # fmt: skip
     overrides = load_overrides(session, job.project_id)
     plan = price_plans.plan(pairs, overrides)
     prices = price_plans.rate_params(plan.rates) | _python_prices(session, plan, overrides)
-    # A batch's spans are found by their ctid, never by a scan of the whole project; the
-    # penalty that forbids the scan would otherwise make every statement look costly enough
-    # to JIT-compile (seconds of compiling for a fraction of a second of work).
-    session.execute(text("SET LOCAL enable_seqscan = off"))
-    session.execute(text("SET LOCAL enable_mergejoin = off"))
-    session.execute(text("SET LOCAL jit = off"))
-    session.execute(text("SET LOCAL work_mem = '64MB'"))
     session.execute(text(_UPDATE_SQL), prices | {"project_id": job.project_id})
+    if session.execute(text(_MISSED_SQL)).scalar_one():
+        return None
     deltas = {"project_id": job.project_id, "hist": empty_hist()}
     for grain, table in TABLES.items():  # hour, day, month: the lock order of ingest
         session.execute(text(_rollup_sql(grain, table.name)), deltas)
@@ -329,9 +366,7 @@ def _reprice_batch(session: Session, job: RepricingJob, batch_size: int) -> tupl
     totals = session.execute(text(_TOTALS_SQL)).one()
     scanned = session.execute(text("SELECT count(*) FROM repricing_batch")).scalar_one()
     last = session.execute(text(_LAST_SQL)).first()
-    for setting in ("enable_seqscan", "enable_mergejoin", "jit", "work_mem"):
-        session.execute(text(f"RESET {setting}"))
-    session.execute(text("DROP TABLE repricing_batch, repricing_changed"))
+    session.execute(text(f"DROP TABLE {_TEMP_TABLES}"))
     return _Outcome(scanned, totals.n, totals.before, totals.after), last
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import keys, repricing, repricing_preview, rollups
+from core import keys, price_plans, repricing, repricing_preview, rollups
 from core.ingest import SpanRecord, store_spans
 from core.models import Span, Trace
 from core.models_finance import RepricingJob
@@ -31,6 +31,8 @@ PAIRS = (("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-
          ("anthropic", "claude-opus-4-6"), ("deepseek", "deepseek-chat"),
          ("openai", "house-model-1"), (None, None))  # fmt: skip
 _names = itertools.count()
+GPT4O_FLAT = PriceOverrideIn(model_pattern="gpt-4o", effective_from=START,
+                             input_per_mtok=Decimal(1), output_per_mtok=Decimal(2))  # fmt: skip
 
 money = st.builds(lambda n, places: Decimal(n).scaleb(-places), st.integers(0, 10**8),
                   st.integers(0, 10))  # fmt: skip
@@ -216,3 +218,35 @@ def test_spans_too_large_for_exact_sql_are_priced_in_python(
     spans = [llm(0, input_tokens=3_000_000_007, output_tokens=1)]
     prices = _reprice(session_factory, project_id, flat, spans)
     assert prices[f"{1:016x}"][0] == Decimal("9000.0000241000")
+
+
+def test_a_span_changed_during_a_batch_is_priced_again_under_lock(
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with session_factory.begin() as session:
+        project_id = keys.create_project(session, "conflict").id
+        store_spans(session, project_id, [llm(n) for n in range(6)])
+        create_override(session, project_id, GPT4O_FLAT, "test")
+        repricing.create_job(session, project_id, start=START)
+    real_plan, plans = price_plans.plan, []
+
+    def plan_after_a_concurrent_change(*args: Any) -> price_plans.Plan:
+        if not plans:  # between the batch's read and its update, another writer moves a span
+            with session_factory.begin() as other:
+                span = other.get_one(Span, (project_id, f"{1:032x}", f"{3:016x}"))
+                span.price_ref = "changed meanwhile"
+        plans.append(args)
+        return real_plan(*args)
+
+    monkeypatch.setattr(price_plans, "plan", plan_after_a_concurrent_change)
+    repricing.run_jobs(session_factory, budget_s=3600)
+    assert len(plans) == 2  # the optimistic try, then the locked one
+    with session_factory() as session:
+        prices = _prices(session, project_id)
+        assert set(prices.values()) == {(Decimal("0.0014"), "computed", "override:1")}
+        job = session.scalars(select(RepricingJob)).one()
+        assert (job.status, job.spans_repriced, job.batches) == ("done", 6, 1)
+        assert job.cost_after == Decimal("0.0084")
+    with session_factory.begin() as session:
+        assert rollups.reconcile(session, project_id, START, END).ok
