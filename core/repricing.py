@@ -309,11 +309,15 @@ def _python_prices(session: Session, plan: price_plans.Plan, overrides: Sequence
     return out
 
 
-#: Planner settings of a batch: its spans are found by their ctid, never by a scan of the
-#: whole project; the penalty that forbids the scan would make every statement look costly
+#: Planner settings of a batch. Its read must walk the (project, start_time) index from the
+#: cursor and stop after ``batch_size`` candidates: the planner, misjudging how few spans a
+#: model filter keeps, otherwise reads and sorts every span after the cursor (seq or bitmap
+#: scan) in every batch. Its spans are then found by their ctid, never by a scan of the whole
+#: project. And the penalty that forbids those scans would make every statement look costly
 #: enough to JIT-compile (seconds of compiling for a fraction of a second of work).
-_BATCH_SETTINGS = {"enable_seqscan": "off", "enable_mergejoin": "off", "jit": "off",
-                   "work_mem": "'64MB'"}  # fmt: skip
+_BATCH_SETTINGS = {"enable_seqscan": "off", "enable_bitmapscan": "off",
+                   "enable_mergejoin": "off", "max_parallel_workers_per_gather": "0",
+                   "jit": "off", "work_mem": "'64MB'"}  # fmt: skip
 
 
 def _reprice_batch(session: Session, job: RepricingJob, batch_size: int) -> tuple[_Outcome, Any]:
