@@ -3,6 +3,7 @@ change are found, the steady features raise nothing on any day."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -23,20 +24,35 @@ from tests.drift.demo_data import (
     load_demo,
 )  # fmt: skip
 from tests.services import scratch_database
+from tests.shared_databases import shared_database
 
 Found = dict[int, set[tuple[str, str, str]]]
+# The first test to ask loads the demo and runs drift 25 times: minutes on a loaded machine.
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
 def demo(template_database: str) -> Iterator[tuple[sessionmaker[Session], int, Found]]:
-    """25 days of drift runs (one per day) over 30 days of demo traffic, once per module."""
-    with scratch_database(template=template_database) as url:
-        engine = make_engine(Settings(database_url=url, key_pepper="test-pepper"))
+    """25 days of drift runs (one per day) over 30 days of demo traffic, made once per run
+    (whichever xdist worker asks first) and cloned for this module."""
+    template, note = shared_database("drift_demo", template_database, _load_and_backfill)
+    saved = json.loads(note)
+    found = {int(ago): {(s, v, m) for s, v, m in f} for ago, f in saved["found"].items()}
+    with scratch_database(template=template) as url:
+        engine = make_engine(Settings(database_url=url, key_pepper="test-pepper"))  # type: ignore[arg-type]
+        yield make_session_factory(engine), int(saved["project_id"]), found
+        engine.dispose()
+
+
+def _load_and_backfill(url: str) -> str:
+    engine = make_engine(Settings(database_url=url, key_pepper="test-pepper"))  # type: ignore[arg-type]
+    try:
         factory = make_session_factory(engine)
         project_id = load_demo(url, factory)
         found = backfill(factory, project_id, range(25, 0, -1))
-        yield factory, project_id, found
+    finally:
         engine.dispose()
+    return json.dumps({"project_id": project_id, "found": {a: sorted(f) for a, f in found.items()}})
 
 
 def test_the_prompt_length_shift_is_found_on_its_day(

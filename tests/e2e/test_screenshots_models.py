@@ -3,41 +3,29 @@ the Models page shows it in headless Chromium (``test-artifacts/models.png``).""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import keys
 from core.rightsizing import task_reports
 from tests.browser import browser_page, capture, dashboard_server
-from tests.conftest import PEPPER
-from tests.processes import ROOT, collector_process, service_env
+from tests.demo_history import READERS, DemoHistory, demo_database
 
-pytestmark = pytest.mark.e2e
-DEMO_TIMEOUT_S = 1200
+pytestmark = [pytest.mark.e2e, *READERS]
 
 
 @pytest.fixture
-def demo_project(database_url: str, session_factory: sessionmaker[Session]) -> int:
-    """The default project holding the full 30-day demo, sent with ``tokentrail demo``."""
-    with session_factory.begin() as session:
-        project = keys.ensure_project(session)[0]
-        key = keys.create_key(session, project, ("ingest",), PEPPER, "demo").secret
-    with collector_process(database_url) as base:
-        subprocess.run([sys.executable, "-m", "cli", "demo", "--endpoint", base, "--api-key", key],
-                       env=service_env(database_url), cwd=ROOT, check=True,
-                       timeout=DEMO_TIMEOUT_S, stdout=subprocess.DEVNULL)  # fmt: skip
-    return project.id
+def database_url(demo_history: DemoHistory) -> Iterator[str]:
+    yield from demo_database(demo_history)
 
 
 def test_the_demo_recommends_gpt_4o_mini_and_the_models_page_shows_it(
-    database_url: str, session_factory: sessionmaker[Session], demo_project: int
+    database_url: str, session_factory: sessionmaker[Session], demo_history: DemoHistory
 ) -> None:
     with session_factory() as session:
-        reports = {r.task: r for r in task_reports(session, demo_project)}
+        reports = {r.task: r for r in task_reports(session, demo_history.project_id)}
     classify = reports["classify-intent"]
     rec = classify.recommendation
     assert (rec.current, rec.recommended) == ("gpt-4o", "gpt-4o-mini"), rec.reason

@@ -10,16 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import anomalies
 from tests.browser import browser_page, capture, dashboard_server
-from tests.insight.conftest import DemoHistory, demo_database, load_demo_history
+from tests.demo_history import READERS, DemoHistory, demo_database
 
-# Loading the demo through the SDK and the collector takes minutes on a loaded 2-CPU machine.
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
-
-
-@pytest.fixture(scope="module")
-def demo_history(template_database: str) -> Iterator[DemoHistory]:
-    with load_demo_history(template_database) as history:
-        yield history
+pytestmark = [pytest.mark.e2e, *READERS]
 
 
 @pytest.fixture

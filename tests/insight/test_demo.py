@@ -14,10 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import anomalies
 from core.forecast import forecast_month
 from core.models_governance import Alert
-from tests.insight.conftest import DemoHistory, demo_database
+from tests.demo_history import READERS, DemoHistory, demo_database
 
-# The first test also loads the demo through the SDK and the collector: minutes when loaded.
-pytestmark = pytest.mark.timeout(900)
+pytestmark = READERS
 
 
 @pytest.fixture
