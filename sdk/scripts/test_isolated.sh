@@ -25,8 +25,35 @@ MODULES=(
     test_spool.py
 )
 
-"$PYTHON" -m venv "$WORK/venv"
-"$WORK/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$ROOT/sdk" pytest opentelemetry-proto  # the stub collector decodes OTLP
+# Beside the SDK: pytest, and the OTLP decoder of the stub collector.
+REQUIREMENTS=(pytest opentelemetry-proto)
+PIP=(--quiet --disable-pip-version-check)
+
+# The third-party wheels are kept between runs, keyed by the SDK's pyproject.toml (its
+# dependencies and build requirements), the interpreter and this script: a changed dependency
+# makes a new set. The venv and the SDK's own wheel are still made afresh on every run.
+CACHE="${TOKENTRAIL_SDK_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/tokentrail/sdk-wheels}"
+KEY="$( { cat "$ROOT/sdk/pyproject.toml" "${BASH_SOURCE[0]}"; "$PYTHON" -VV; } | sha256sum | cut -c1-16)"
+WHEELS="$CACHE/$KEY"
+if [[ ! -d "$WHEELS" ]]; then
+    mkdir -p "$CACHE"
+    PARTIAL="$(mktemp -d "$CACHE/partial.XXXXXX")"
+    "$PYTHON" -m pip wheel "${PIP[@]}" -w "$PARTIAL" "$ROOT/sdk" "${REQUIREMENTS[@]}" "setuptools>=68"
+    rm -f "$PARTIAL"/tokentrail-*.whl
+    mv -T "$PARTIAL" "$WHEELS" 2>/dev/null || rm -rf "$PARTIAL"  # a concurrent run got there first
+fi
+OFFLINE=(--no-index --find-links "$WHEELS")
+
+# A venv without pip (ensurepip is the slow part of making one), filled by the interpreter's
+# own pip when it can install into another environment (pip >= 22.3).
+if "$PYTHON" -m pip install --help 2>/dev/null | grep -q -- "--python "; then
+    "$PYTHON" -m venv --without-pip "$WORK/venv"
+    INSTALL=("$PYTHON" -m pip --python "$WORK/venv/bin/python" install)
+else
+    "$PYTHON" -m venv "$WORK/venv"
+    INSTALL=("$WORK/venv/bin/python" -m pip install)
+fi
+"${INSTALL[@]}" "${PIP[@]}" "${OFFLINE[@]}" "$ROOT/sdk" "${REQUIREMENTS[@]}"
 
 mkdir -p "$WORK/tree/tests/sdk"
 touch "$WORK/tree/tests/__init__.py"
