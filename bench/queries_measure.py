@@ -220,14 +220,14 @@ def plans(engine: Any, factory: Any, project_id: int, s: dict[str, list[str]]) -
         "search, common English word (probe of the first traces)": lambda db: queries.list_traces(
             db, project_id, search="warranty"
         ),
-        "search, rare English word (trigram indexes)": lambda db: queries.list_traces(
+        "search, rare English word (probes, then trigram indexes)": lambda db: queries.list_traces(
             db, project_id, search=RARE_WORD
         ),
         "search, Chinese": lambda db: queries.list_traces(db, project_id, search="退款政策"),
         "trace detail": lambda db: queries.get_trace(
             db, project_id, (s["long_trace"] or s["trace_id"])[0]
         ),
-        "overview, latency percentiles": lambda db: queries.overview(db, project_id, WEEK, END),
+        "overview (its slowest statement)": lambda db: queries.overview(db, project_id, WEEK, END),
     }
     return {name: explain(engine, factory, call) for name, call in cases.items()}
 
