@@ -158,8 +158,8 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=10_000_000)
-    # Large batches: the write path's duplicate-call check reads every stored span of the
-    # project once per batch (core.duplicates), so the load is quadratic in the batch count.
+    # Large batches: the write path's per-batch work (locks, duplicate-call check, rollup
+    # upserts) is paid once per batch.
     parser.add_argument("--batch", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=2, help="loader processes")
