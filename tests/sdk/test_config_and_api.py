@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import tokentrail
+from tokentrail._config import Config, resolve
 
 from tests.sdk.conftest import flush
 from tests.sdk.receiver import Receiver
@@ -145,3 +146,26 @@ def test_stats_keep_the_final_counts_after_shutdown(receiver: Receiver) -> None:
     final = tokentrail.stats()
     assert final["created"] == 3
     assert final["exported"] + final["dropped"] + final["queued"] + final["spooled"] == 3
+
+
+def test_the_standard_batch_processor_variables_size_the_queue_and_batches(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "100")
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "500")  # more than the queue: capped
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "250")
+    config = resolve(endpoint="http://127.0.0.1:9")
+    assert config is not None
+    batching = (config.max_queue_spans, config.max_batch_spans, config.schedule_delay)
+    assert batching == (100, 100, 0.25)
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "-3")
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "many")
+    with caplog.at_level(logging.WARNING, logger="tokentrail"):
+        config = resolve(endpoint="http://127.0.0.1:9")
+    assert config is not None
+    assert (config.max_queue_spans, config.max_batch_spans) == (
+        Config.max_queue_spans,
+        Config.max_batch_spans,
+    )
+    assert "OTEL_BSP_MAX_QUEUE_SIZE" in caplog.text
+    assert "OTEL_BSP_MAX_EXPORT_BATCH_SIZE" in caplog.text
