@@ -65,13 +65,19 @@ def _wait(condition: object, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def test_the_next_batches_are_encoded_while_one_is_being_sent_and_arrive_in_order() -> None:
+def _first_batch_stuck_in_the_network() -> tuple[BoundedSpanProcessor, list[GatedSender]]:
+    """Ten spans being sent (the sender waits at its gate), then twenty more taken from the
+    queue behind them: the next two batches, encoded meanwhile."""
     processor, provider, senders = _processor()
     _spans(provider, 0, 10)
     _wait(lambda: senders and senders[0].sending.is_set())
-    # The first batch is stuck in the network: the next two are taken and encoded meanwhile.
     _spans(provider, 10, 20)
     _wait(lambda: processor.stats()["queued"] == 30 and not processor._queue)
+    return processor, senders
+
+
+def test_the_next_batches_are_encoded_while_one_is_being_sent_and_arrive_in_order() -> None:
+    processor, senders = _first_batch_stuck_in_the_network()
     senders[0].gate.set()
     assert processor.flush(10.0)
     assert senders[0].requests == [
@@ -86,11 +92,7 @@ def test_the_next_batches_are_encoded_while_one_is_being_sent_and_arrive_in_orde
 
 
 def test_shutdown_counts_batches_waiting_to_be_sent_once_and_never_sends_them_after() -> None:
-    processor, provider, senders = _processor()
-    _spans(provider, 0, 10)
-    _wait(lambda: senders and senders[0].sending.is_set())
-    _spans(provider, 10, 20)
-    _wait(lambda: not processor._queue)
+    processor, senders = _first_batch_stuck_in_the_network()
     started = time.monotonic()
     assert processor.shutdown(0.3) is False
     assert time.monotonic() - started < 1.0
