@@ -35,8 +35,8 @@ from core.pricing import (
     BucketPrices,
     OverridePrice,
     TokenUsage,
-    _cached_simple_prices,
-    _find_model,
+    cached_simple_prices,
+    find_model,
     find_override,
 )
 
@@ -159,7 +159,7 @@ def _time_breaks(pair: Pair, overrides: Sequence[OverridePrice]) -> list[datetim
         for o in overrides
         if o.matches(pair.provider, pair.model, o.effective_from)
     }
-    match = _find_model(pair.provider, pair.model)
+    match = find_model(pair.provider, pair.model)
     if match is not None and isinstance(match[1].prices, list):
         for conditional in match[1].prices:
             constraint = conditional.constraint
@@ -181,10 +181,10 @@ def _pieces_at(pair: Pair, at: datetime, overrides: Sequence[OverridePrice]) -> 
         pieces = _bands(sorted(thresholds), lambda n: override.prices_for(TokenUsage(n)))
         ref = f"override:{override.id}"
     else:
-        match = _find_model(pair.provider, pair.model)
+        match = find_model(pair.provider, pair.model)
         if match is None:
             return [(None, None, None, None)]
-        simple = _cached_simple_prices(
+        simple = cached_simple_prices(
             pair.provider, pair.model, at.replace(second=0, microsecond=0)
         )
         if simple is None:

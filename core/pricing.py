@@ -184,12 +184,12 @@ def cost_for(
     if override is not None:
         cost = override.prices_for(usage).cost(usage)
         return Price(cost, CostSource.COMPUTED, f"override:{override.id}")
-    match = _find_model(provider or "", model)
+    match = find_model(provider or "", model)
     if match is None:
         return UNKNOWN
     gp_provider, gp_model = match
     ref = f"genai-prices {genai_prices.__version__}:{gp_provider.id}/{gp_model.id}"
-    simple = _cached_simple_prices(provider or "", model, at.replace(second=0, microsecond=0))
+    simple = cached_simple_prices(provider or "", model, at.replace(second=0, microsecond=0))
     if simple is not None:
         return Price(simple.for_usage(usage).cost(usage), CostSource.COMPUTED, ref)
     return Price(_genai_cost(gp_provider, gp_model, usage, at), CostSource.COMPUTED, ref)
@@ -236,8 +236,9 @@ class TieredBuckets:
 
 
 @lru_cache(maxsize=4096)
-def _cached_simple_prices(provider: str, model: str, minute: datetime) -> TieredBuckets | None:
-    match = _find_model(provider, model)
+def cached_simple_prices(provider: str, model: str, minute: datetime) -> TieredBuckets | None:
+    """:func:`simple_prices` of our (provider, model) at ``minute``, cached per minute."""
+    match = find_model(provider, model)
     return None if match is None else simple_prices(match[1], minute)
 
 
@@ -301,7 +302,7 @@ def usage_of(record: SpanRecord) -> TokenUsage:
 
 
 @lru_cache(maxsize=4096)
-def _find_model(provider: str, model: str) -> tuple[Any, Any] | None:
+def find_model(provider: str, model: str) -> tuple[Any, Any] | None:
     """genai-prices' provider and model for our names; the provider is a hint, not a must."""
     snapshot = data_snapshot.get_snapshot()
     provider_id = PROVIDER_IDS.get(provider)

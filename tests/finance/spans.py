@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,16 @@ T0 = datetime(2026, 10, 30, 20, 0, tzinfo=UTC)
 TEAMS = ("search", "support", None)
 CUSTOMERS = ("acme", "globex", None)
 MODELS = (("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-5"))
+
+
+def database_settings(max_examples: int) -> Any:
+    """Hypothesis settings of a property test that stores each example in PostgreSQL."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],  # shrinking a DB-backed case takes minutes
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
 
 
 def llm(n: int, **fields: Any) -> SpanRecord:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,7 +21,7 @@ from core.ingest import SpanRecord, store_spans
 from core.models import Span, UsageHourly
 from core.models_finance import UsageDaily, UsageMonthly
 from core.prices import PriceOverrideIn, create_override
-from tests.finance.spans import MODELS, T0, span_cost, span_sets
+from tests.finance.spans import MODELS, T0, database_settings, span_cost, span_sets
 
 START = T0.replace(hour=0)
 END = START + timedelta(days=4)
@@ -74,12 +74,7 @@ def _deliver(factory: sessionmaker[Session], project_id: int, spans: list[SpanRe
 
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")  # big reprs
-@settings(
-    max_examples=10,
-    deadline=None,
-    phases=[Phase.explicit, Phase.generate],  # shrinking a DB-backed case takes minutes
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@database_settings(10)
 @given(
     spans=span_sets(),
     cuts=st.lists(st.integers(0, 60), max_size=4),

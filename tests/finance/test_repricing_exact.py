@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,7 +21,7 @@ from core.ingest import SpanRecord, store_spans
 from core.models import Span, Trace
 from core.models_finance import RepricingJob
 from core.prices import PriceOverrideIn, PriceTierIn, create_override, load_overrides
-from tests.finance.spans import T0, llm, span_cost
+from tests.finance.spans import T0, database_settings, llm, span_cost
 
 START = T0.replace(hour=0) - timedelta(days=1)
 END = START + timedelta(days=5)
@@ -109,12 +109,7 @@ def _prices(session: Session, project_id: int) -> dict[str, tuple[Any, ...]]:
 
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")  # big reprs
-@settings(
-    max_examples=12,
-    deadline=None,
-    phases=[Phase.explicit, Phase.generate],  # shrinking a DB-backed case takes minutes
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@database_settings(12)
 @given(spans=spans(), changes=overrides(), batch=st.integers(2, 40))
 def test_the_job_prices_every_span_as_cost_for_does_and_the_preview_predicts_it(
     session_factory: sessionmaker[Session],
@@ -152,9 +147,11 @@ def test_the_job_prices_every_span_as_cost_for_does_and_the_preview_predicts_it(
         assert rollups.reconcile(session, project_id, START, END).ok
 
 
-def _reprice(factory: sessionmaker[Session], project_id: int, override: PriceOverrideIn,
+def _reprice(factory: sessionmaker[Session], project: str, override: PriceOverrideIn,
              spans: list[SpanRecord]) -> dict[str, tuple[Any, ...]]:  # fmt: skip
+    """Store ``spans`` in a new project, add ``override``, run the job; the spans' prices."""
     with factory.begin() as session:
+        project_id = keys.create_project(session, project).id
         store_spans(session, project_id, spans)
         create_override(session, project_id, override, "test")
         repricing.create_job(session, project_id, start=START)
@@ -166,8 +163,6 @@ def _reprice(factory: sessionmaker[Session], project_id: int, override: PriceOve
 def test_a_tier_prices_every_token_of_a_call_above_its_threshold(
     session_factory: sessionmaker[Session],
 ) -> None:
-    with session_factory.begin() as session:
-        project_id = keys.create_project(session, "tiers").id
     tiered = PriceOverrideIn(
         model_pattern="gpt-4o", effective_from=START, input_per_mtok=Decimal(1),
         output_per_mtok=Decimal(2), cache_read_per_mtok=Decimal("0.5"),
@@ -176,7 +171,7 @@ def test_a_tier_prices_every_token_of_a_call_above_its_threshold(
     )  # fmt: skip
     spans = [llm(0, input_tokens=1000, output_tokens=100, cache_read_tokens=400),
              llm(1, input_tokens=1001, output_tokens=100, cache_read_tokens=400)]  # fmt: skip
-    prices = _reprice(session_factory, project_id, tiered, spans)
+    prices = _reprice(session_factory, "tiers", tiered, spans)
     # 600 × $1 + 400 × $0.5 + 100 × $2 per Mtok; above 1,000 tokens all at the tier (cache
     # reads then at its input price, the tier having none)
     assert prices[f"{1:016x}"][0] == Decimal("0.001")
@@ -186,8 +181,6 @@ def test_a_tier_prices_every_token_of_a_call_above_its_threshold(
 def test_costs_round_half_to_even_at_ten_decimals_as_decimal_does(
     session_factory: sessionmaker[Session],
 ) -> None:
-    with session_factory.begin() as session:
-        project_id = keys.create_project(session, "halves").id
     tiny = PriceOverrideIn(
         model_pattern="gpt-4o",
         effective_from=START,
@@ -195,7 +188,7 @@ def test_costs_round_half_to_even_at_ten_decimals_as_decimal_does(
         output_per_mtok=Decimal(0),
     )
     spans = [llm(n, input_tokens=tokens, output_tokens=0) for n, tokens in enumerate((1, 3, 5))]
-    prices = _reprice(session_factory, project_id, tiny, spans)
+    prices = _reprice(session_factory, "halves", tiny, spans)
     # 0.5, 1.5 and 2.5 × 1e-10: to the even neighbour, not away from zero
     assert [prices[f"{n + 1:016x}"][0] for n in range(3)] == [
         Decimal(0),
@@ -207,8 +200,6 @@ def test_costs_round_half_to_even_at_ten_decimals_as_decimal_does(
 def test_spans_too_large_for_exact_sql_are_priced_in_python(
     session_factory: sessionmaker[Session],
 ) -> None:
-    with session_factory.begin() as session:
-        project_id = keys.create_project(session, "huge").id
     flat = PriceOverrideIn(
         model_pattern="gpt-4o",
         effective_from=START,
@@ -216,7 +207,7 @@ def test_spans_too_large_for_exact_sql_are_priced_in_python(
         output_per_mtok=Decimal(1),
     )
     spans = [llm(0, input_tokens=3_000_000_007, output_tokens=1)]
-    prices = _reprice(session_factory, project_id, flat, spans)
+    prices = _reprice(session_factory, "huge", flat, spans)
     assert prices[f"{1:016x}"][0] == Decimal("9000.0000241000")
 
 
