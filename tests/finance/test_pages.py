@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
@@ -29,15 +29,30 @@ def app(dashboard_env: None) -> AppTest:
     return AppTest.from_file(str(APP), default_timeout=60)
 
 
-@pytest.fixture
-def project_id(session_factory: sessionmaker[Session]) -> int:
-    with session_factory.begin() as session:
+# The Prices page lists the models used in the last 30 days, so its spans are recent.
+RECENT = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
+
+
+def _project_with_spans(factory: sessionmaker[Session], start: datetime) -> int:
+    with factory.begin() as session:
         pid = keys.ensure_project(session)[0].id
-        spans = [llm(n, start_time=T0 + timedelta(hours=n), team=(XSS, "search", None)[n % 3],
+        spans = [llm(n, start_time=start + timedelta(hours=n), team=(XSS, "search", None)[n % 3],
                      request_model=("gpt-4o", "gpt-4o-mini")[n % 2],
                      cost=Decimal("0.25") * (n + 1)) for n in range(6)]  # fmt: skip
         store_spans(session, pid, spans)
         return pid
+
+
+@pytest.fixture
+def project_id(session_factory: sessionmaker[Session]) -> int:
+    """Spans in October 2026, the month the chargeback tests read."""
+    return _project_with_spans(session_factory, T0)
+
+
+@pytest.fixture
+def priced_project_id(session_factory: sessionmaker[Session]) -> int:
+    """The same spans two days ago, inside the Prices page's window."""
+    return _project_with_spans(session_factory, RECENT)
 
 
 def frame(app: AppTest, column: str) -> pd.DataFrame:
@@ -93,7 +108,7 @@ def test_chargeback_and_prices_are_refused_to_an_engineer(
 
 
 def test_finance_reads_prices_but_cannot_change_them(
-    app: AppTest, session_factory: sessionmaker[Session], project_id: int
+    app: AppTest, session_factory: sessionmaker[Session], priced_project_id: int
 ) -> None:
     sign_in_as(app, session_factory, "finance")
     app.switch_page("views/prices.py").run()
@@ -108,11 +123,11 @@ def _fill(app: AppTest, pattern: str, input_price: str, output_price: str) -> No
     app.text_input(key="pr_pattern").input(pattern)
     app.text_input(key="pr_input_per_mtok").input(input_price)
     app.text_input(key="pr_output_per_mtok").input(output_price)
-    app.date_input(key="pr_day").set_value(T0.date() - timedelta(days=1))
+    app.date_input(key="pr_day").set_value(RECENT.date() - timedelta(days=1))
 
 
 def test_an_admin_previews_then_saves_an_override_and_the_job_reprices(
-    app: AppTest, session_factory: sessionmaker[Session], project_id: int
+    app: AppTest, session_factory: sessionmaker[Session], priced_project_id: int
 ) -> None:
     page(app, "prices")
     prices = frame(app, "price source")
@@ -142,7 +157,7 @@ def test_an_admin_previews_then_saves_an_override_and_the_job_reprices(
 
 
 def test_bad_prices_are_explained_and_nothing_is_saved(
-    app: AppTest, session_factory: sessionmaker[Session], project_id: int
+    app: AppTest, session_factory: sessionmaker[Session], priced_project_id: int
 ) -> None:
     page(app, "prices")
     _fill(app, "gpt-4o", "cheap", "2")

@@ -6,7 +6,7 @@ import itertools
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,6 +19,14 @@ from core.budgets import BudgetIn
 from core.ingest import SpanRecord, store_spans
 
 _ids = itertools.count(1)
+
+
+def earlier_today() -> datetime:
+    """A moment already past but inside today (UTC), hence inside this day's, week's and month's
+    budget periods whatever the hour the test runs at."""
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight + (now - midnight) / 2
 
 
 def spend(

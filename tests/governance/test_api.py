@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from core.alerts import raise_alert
 from core.models import Project
 from core.settings import Settings
 from tests.conftest import PEPPER
-from tests.governance.conftest import spend
+from tests.governance.conftest import earlier_today, spend
 
 BUDGET = {"name": "Search, monthly", "scope": "team", "value": "search", "limit_usd": "10",
           "thresholds": [100, 50], "hard": True}  # fmt: skip
@@ -78,13 +77,13 @@ def test_status_and_check_follow_spend(
     clients: dict[str, TestClient], session_factory: sessionmaker[Session], project: Project
 ) -> None:
     budget_id = clients["admin"].post("/api/v1/budgets", json=BUDGET).json()["id"]
-    now = datetime.now(UTC)
-    spend(session_factory, project.id, now - timedelta(minutes=1), "6", team="search")
+    now = earlier_today()
+    spend(session_factory, project.id, now, "6", team="search")
     status = clients["read"].get(f"/api/v1/budgets/{budget_id}/status").json()
     assert (status["spent"], status["fraction"], status["exhausted"]) == ("6", "0.6000", False)
     assert status["thresholds_crossed"] == [50]
     assert {"expected_total", "expected_low", "expected_high", "exhausts_on"} <= set(status)
-    spend(session_factory, project.id, now - timedelta(minutes=1), "4", team="search")
+    spend(session_factory, project.id, now, "4", team="search")
     check = clients["ingest"].get("/api/v1/budgets/check", params={"team": "search"}).json()
     assert check["ok"] is False
     assert check["exhausted"][0]["id"] == budget_id

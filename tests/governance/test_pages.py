@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from core import keys, users
 from core.alerts import raise_alert
 from core.models_governance import Alert, Budget, Webhook
-from tests.governance.conftest import make_budget, spend
+from tests.governance.conftest import earlier_today, make_budget, spend
 from tests.pages import open_page as page
 
 PASSWORD = "a-long-password"
@@ -39,8 +37,7 @@ def sign_in_as(app: AppTest, factory: sessionmaker[Session], role: str) -> AppTe
 def test_budgets_show_spend_against_limit_and_a_burn_down(
     app: AppTest, session_factory: sessionmaker[Session], project_id: int
 ) -> None:
-    now = datetime.now(UTC)
-    spend(session_factory, project_id, now - timedelta(minutes=10), "7.5", team="search")
+    spend(session_factory, project_id, earlier_today(), "7.5", team="search")
     make_budget(session_factory, project_id, name=XSS, scope="team", value="search", hard=True)
     make_budget(session_factory, project_id, name="Everything", limit_usd="100", period="week")
     page(app, "budgets")
