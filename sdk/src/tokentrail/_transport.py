@@ -136,7 +136,9 @@ class OtlpSender:
 
     def send(self, payload: bytes) -> Outcome:
         """Send one batch, retrying transient failures within the export timeout."""
-        body = gzip.compress(payload, compresslevel=6)
+        # Level 1: a third of level 6's CPU for a body ~3 % larger (2048 LLM spans: 1.7 vs
+        # 5.9 µs a span, 89 vs 86 KB), and that CPU is taken beside the host's own threads.
+        body = gzip.compress(payload, compresslevel=1)
         deadline = time.monotonic() + self._timeout
         attempt = 0
         while True:
