@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import repricing, repricing_preview, rollups
@@ -118,3 +118,25 @@ def test_preview_says_what_a_change_would_do_and_changes_nothing(
     assert [(m.model, m.spans) for m in out.models] == [("gpt-4o", 10)]
     assert out.cost_after == Decimal("0.014")
     assert out.cost_before == Decimal("0.0045") * 10
+
+
+def test_repricing_rewrites_spans_in_place_without_index_writes(
+    session_factory: sessionmaker[Session], project: Project
+) -> None:
+    """A span's cost is in no index and its page keeps room (migration 0012), so re-pricing one
+    span in eight updates it in place (HOT): none of the indexes of ``spans`` is written. With
+    pages filled to 100 % every update but the last page's would move the row."""
+    spans = [priced(n, "gpt-4o" if n % 8 == 0 else "gpt-4o-mini") for n in range(400)]
+    with session_factory.begin() as session:
+        store_spans(session, project.id, spans)
+    _override_job(session_factory, project)
+    counts = ("SELECT pg_stat_get_xact_tuples_updated(CAST('spans' AS regclass)), "
+              "pg_stat_get_xact_tuples_hot_updated(CAST('spans' AS regclass))")  # fmt: skip
+    with session_factory.begin() as session:  # the counters of this transaction alone
+        session.execute(text("ANALYZE spans"))
+        assert session.scalar(text("SELECT relpages FROM pg_class WHERE relname = 'spans'")) > 4
+        claimed = repricing.claim_job(session)
+        assert claimed is not None
+        assert repricing.run_batch(session, claimed, 1000)
+        updated, hot = session.execute(text(counts)).one()
+    assert (updated, hot) == (50, 50)
