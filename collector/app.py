@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from collector import errors
 from collector.auth import Authenticator
@@ -34,6 +34,7 @@ from collector.routes import (
     scores,
     traces,
 )
+from collector.routes.strict_query import reject_unknown_query
 from core.db import make_engine, make_session_factory
 from core.prices import PriceBook
 from core.settings import Settings, get_settings
@@ -49,7 +50,8 @@ def create_app(settings: Settings) -> FastAPI:
         started.state.committer.close()
         engine.dispose()
 
-    app = FastAPI(title="TokenTrail collector", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="TokenTrail collector", version="0.1.0", lifespan=lifespan,
+                  dependencies=[Depends(reject_unknown_query)])  # fmt: skip
     factory = make_session_factory(engine)
     metrics = CollectorMetrics()
     app.state.settings = settings
