@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -293,7 +293,7 @@ class UsageCell:
     stored as '') and its measures. Each table adds its time key (hour, day or month), which
     sorts right after the project so the primary key reads (project, time, dimensions…)."""
 
-    __table_args__ = {"postgresql_with": ROOM_TO_UPDATE_IN_PLACE}
+    __table_args__: ClassVar[dict[str, Any]] = {"postgresql_with": ROOM_TO_UPDATE_IN_PLACE}
 
     project_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True, sort_order=-2
