@@ -25,13 +25,15 @@ from __future__ import annotations
 import bisect
 import logging
 import math
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Table, literal_column, text
+from sqlalchemy import BigInteger, Table, Text, bindparam, cast, literal_column, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -99,6 +101,9 @@ def merge_hists(hists: Iterable[Sequence[int]]) -> list[int]:
     """Element-wise sum of histograms (missing buckets count 0)."""
     total = empty_hist()
     for hist in hists:
+        if len(hist) == len(total):  # the usual case, summed in C
+            total = list(map(operator.add, total, hist))
+            continue
         for index, count in enumerate(hist):
             total[index] += count
     return total
@@ -197,17 +202,32 @@ def _hist_sum(table: str) -> Any:
     )
 
 
+def _array_text(values: Sequence[int]) -> str:
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+#: A row's histogram, bound as PostgreSQL array text and cast there: psycopg adapts a list one
+#: element at a time, which with ~one rollup cell per span (three tables, 62 buckets) took a
+#: fifth of the ingest write path's CPU.
+_HIST_PARAM = cast(bindparam("latency_hist_text", type_=Text()), ARRAY(BigInteger))
+
+
 def add_to_rollups(session: Session, grain: Grain, rows: Sequence[dict[str, Any]]) -> None:
     """``cell += row`` for every row (rows in key order; a missing cell is created)."""
     if not rows:
         return
     table = TABLES[grain]
-    stmt = pg_insert(table)
+    stmt = pg_insert(table).values(latency_hist=_HIST_PARAM)
     cur, ex = table.c, stmt.excluded
     set_: dict[str, Any] = {m: cur[m] + ex[m] for m in (*COUNTS, "cost", "latency_ms_sum")}
     set_["latency_hist"] = _hist_sum(table.name)
     stmt = stmt.on_conflict_do_update(index_elements=["project_id", grain, *DIMENSIONS], set_=set_)
-    session.execute(stmt, list(rows))
+    params = [
+        {key: value for key, value in row.items() if key != "latency_hist"}
+        | {"latency_hist_text": _array_text(row["latency_hist"])}
+        for row in rows
+    ]
+    session.execute(stmt, params)
 
 
 def add_hourly_with_daily(session: Session, hourly: Sequence[dict[str, Any]]) -> None:
