@@ -479,8 +479,6 @@ def render(results: dict[str, Any]) -> str:
     ours, dead, otel = results["tokentrail"], results["tokentrail_dead"], results["otel"]
     lf = results.get("langfuse")
 
-    over = overhead
-
     def ratio(a: float, b: float) -> str:
         return f"{a / b:.2f}×" if b > 0 else "n/a"
 
@@ -498,7 +496,8 @@ def render(results: dict[str, Any]) -> str:
     ]
     for label, r in rows:
         delivered = "—" if r is dead else f"{100 * r['delivered']:.1f} %"
-        table.append(f"| {label} | {over(r, 'p50'):.1f} | {over(r, 'p99'):.1f} | {delivered} |")
+        p50, p99 = overhead(r, "p50"), overhead(r, "p99")
+        table.append(f"| {label} | {p50:.1f} | {p99:.1f} | {delivered} |")
     outage = results["outage"]
     lines = [
         SECTION,
@@ -516,10 +515,11 @@ def render(results: dict[str, Any]) -> str:
         "",
         *table,
         "",
-        f"- p50 overhead vs the bare OTel span: {ratio(over(ours, 'p50'), over(otel, 'p50'))}"
+        "- p50 overhead vs the bare OTel span: "
+        f"{ratio(overhead(ours, 'p50'), overhead(otel, 'p50'))}"
         " (goal ≤ 1.0×)"
         + (
-            f"; vs Langfuse: {ratio(over(ours, 'p50'), over(lf, 'p50'))} (goal ≤ 0.3×)"
+            f"; vs Langfuse: {ratio(overhead(ours, 'p50'), overhead(lf, 'p50'))} (goal ≤ 0.3×)"
             if lf
             else ""
         )

@@ -13,6 +13,8 @@ from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 
+REST_PREFIX = "/api/"
+
 
 def query_names(dependant: Dependant) -> frozenset[str]:
     """Every query parameter name (alias) the route's dependencies read, at any depth."""
@@ -22,15 +24,12 @@ def query_names(dependant: Dependant) -> frozenset[str]:
     return frozenset(names)
 
 
-REST_PREFIX = "/api/"
-
-
 async def reject_unknown_query(request: Request) -> None:
     """422 naming each query parameter the matched REST route does not take."""
-    dependant = getattr(request.scope.get("route"), "dependant", None)
-    if dependant is None or not request.query_params:
+    if not request.query_params or not request.url.path.startswith(REST_PREFIX):
         return
-    if not request.url.path.startswith(REST_PREFIX):
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None:
         return
     known = query_names(dependant)
     unknown = sorted(set(request.query_params) - known)
